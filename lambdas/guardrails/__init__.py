@@ -1,0 +1,1 @@
+"""Training-run guardrails: the code deployed to Lambda."""

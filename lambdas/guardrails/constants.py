@@ -1,0 +1,55 @@
+"""Names shared by the Lambda code, the CDK stack and the tests. One place, so they cannot drift."""
+
+from typing import Final
+
+# Table layout: one table, an item collection per instance.
+PK: Final = "pk"
+SK: Final = "sk"
+TTL_ATTRIBUTE: Final = "expires_at"
+INSTANCE_PREFIX: Final = "INSTANCE#"
+META_SK: Final = "META"
+ALERT_SK_PREFIX: Final = "ALERT#"
+PRICE_PREFIX: Final = "PRICE#"
+PRICE_SK: Final = "PRICE"
+
+# Environment variables the stack sets on every function (read once, in guardrails.settings).
+ENV_TABLE_NAME: Final = "TABLE_NAME"
+ENV_ALERTS_TOPIC_ARN: Final = "ALERTS_TOPIC_ARN"
+ENV_SCHEDULE_GROUP: Final = "SCHEDULE_GROUP"
+ENV_SCHEDULER_ROLE_ARN: Final = "SCHEDULER_ROLE_ARN"
+ENV_SWEEP_FUNCTION_ARN: Final = "SWEEP_FUNCTION_ARN"
+ENV_MAX_UPTIME_HOURS: Final = "MAX_UPTIME_HOURS"
+ENV_MAX_ACCUMULATED_USD: Final = "MAX_ACCUMULATED_USD"
+ENV_MAX_HOURLY_USD: Final = "MAX_HOURLY_USD"
+ENV_UPTIME_STEP_HOURS: Final = "UPTIME_STEP_HOURS"
+ENV_COST_STEP_USD: Final = "COST_STEP_USD"
+
+# Instance tags a user sets to tune or silence the guardrails.
+TAG_PREFIX: Final = "guardrails:"
+TAG_EXEMPT: Final = "guardrails:exempt"
+TAG_MAX_UPTIME_HOURS: Final = "guardrails:max-uptime-hours"
+TAG_MAX_ACCUMULATED_USD: Final = "guardrails:max-accumulated-usd"
+TAG_MAX_HOURLY_USD: Final = "guardrails:max-hourly-usd"
+
+# Alert rules (also the SNS message attribute `rule`).
+RULE_RATE: Final = "rate"
+RULE_UPTIME: Final = "uptime"
+RULE_COST: Final = "cost"
+RULE_PRICE_UNKNOWN: Final = "price-unknown"
+
+SEVERITY_INFO: Final = "info"
+SEVERITY_WARNING: Final = "warning"
+SEVERITY_HIGH: Final = "high"
+
+# Names of the deployed pieces.
+STACK_NAME: Final = "GuardrailsStack"
+METRICS_NAMESPACE: Final = "TrainingGuardrails"
+SERVICE_NAME: Final = "guardrails"
+PRICE_CACHE_TTL_HOURS: Final = 24
+
+# Threshold defaults (cdk.json context overrides them per deployment, tags per instance).
+DEFAULT_MAX_UPTIME_HOURS: Final = 24
+DEFAULT_MAX_ACCUMULATED_USD: Final = 10
+DEFAULT_MAX_HOURLY_USD: Final = 5
+DEFAULT_UPTIME_STEP_HOURS: Final = 24
+DEFAULT_COST_STEP_USD: Final = 10

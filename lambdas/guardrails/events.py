@@ -1,0 +1,94 @@
+"""The events the functions accept, as pydantic models (Powertools parser)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models.event_bridge import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from guardrails.routing import EC2_STATE_CHANGE_DETAIL_TYPE
+
+INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8}([0-9a-f]{9})?$"
+Ec2State = Literal["pending", "running", "stopping", "stopped", "shutting-down", "terminated"]
+
+
+class EventRejected(ValueError):
+    """The event cannot be used. The message says why, in words a person can act on."""
+
+
+def _strip(value: object) -> object:
+    # An AWS docs sample carries " i-..." with a stray space; the id itself is fine.
+    return value.strip() if isinstance(value, str) else value
+
+
+class StateChangeDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    instance_id: str = Field(alias="instance-id", pattern=INSTANCE_ID_PATTERN)
+    state: Ec2State
+
+    _strip_id = field_validator("instance_id", mode="before")(_strip)
+
+
+class StateChangeEvent(EventBridgeModel):
+    # Real events always carry version "0"; some documentation samples omit it.
+    version: str = "0"
+    detail_type: Literal["EC2 Instance State-change Notification"] = Field(alias="detail-type")
+    source: Literal["aws.ec2"]
+    detail: StateChangeDetail  # type: ignore[assignment]
+
+    @field_validator("time")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class SweepOne(BaseModel):
+    """The input a one-time schedule sends: sweep this instance for this crossing."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    rule: str | None = None
+    step: int | None = None
+    due: datetime | None = None
+
+    _strip_id = field_validator("instance_id", mode="before")(_strip)
+
+
+def describe_errors(error: ValidationError) -> str:
+    """Pydantic's errors as one readable line: field path and what was wrong."""
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem["loc"]) or "event"
+        parts.append(f"{where}: {problem['msg']}")
+    return "; ".join(parts)
+
+
+def parse_state_change(event: object) -> StateChangeEvent:
+    if not isinstance(event, dict):
+        raise EventRejected(f"expected a JSON object, got {type(event).__name__}")
+    if event.get("detail-type") != EC2_STATE_CHANGE_DETAIL_TYPE:
+        raise EventRejected(
+            f"not an EC2 state-change event (detail-type {event.get('detail-type')!r})")
+    try:
+        return parse(event=event, model=StateChangeEvent)
+    except ValidationError as error:
+        raise EventRejected(describe_errors(error)) from error
+
+
+def parse_sweep_request(event: object) -> SweepOne | None:
+    """None for the periodic sweep of everything, SweepOne for a crossing schedule."""
+    if not isinstance(event, dict):
+        raise EventRejected(f"expected a JSON object, got {type(event).__name__}")
+    if "instance_id" not in event:
+        if event.get("detail-type") == "Scheduled Event" or not event:
+            return None
+        raise EventRejected("neither a scheduled event nor a request naming instance_id")
+    try:
+        return parse(event=event, model=SweepOne)
+    except ValidationError as error:
+        raise EventRejected(describe_errors(error)) from error

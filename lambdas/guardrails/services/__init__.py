@@ -1,0 +1,1 @@
+"""Use cases: what a handler asks for, composed from domain logic and adapters."""

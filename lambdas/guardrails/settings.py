@@ -1,0 +1,47 @@
+"""Function configuration, read once from the environment the stack sets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from guardrails import constants as c
+from guardrails.domain.thresholds import Thresholds
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    table_name: str = Field(alias=c.ENV_TABLE_NAME, min_length=1)
+    alerts_topic_arn: str = Field(alias=c.ENV_ALERTS_TOPIC_ARN, min_length=1)
+    schedule_group: str = Field(alias=c.ENV_SCHEDULE_GROUP, min_length=1)
+    scheduler_role_arn: str = Field(alias=c.ENV_SCHEDULER_ROLE_ARN, min_length=1)
+    # on_state_change gets it from the stack; sweep targets itself (its context ARN).
+    sweep_function_arn: str | None = Field(default=None, alias=c.ENV_SWEEP_FUNCTION_ARN)
+    max_uptime_hours: Decimal = Field(
+        default=Decimal(c.DEFAULT_MAX_UPTIME_HOURS), alias=c.ENV_MAX_UPTIME_HOURS, gt=0)
+    max_accumulated_usd: Decimal = Field(
+        default=Decimal(c.DEFAULT_MAX_ACCUMULATED_USD), alias=c.ENV_MAX_ACCUMULATED_USD, gt=0)
+    max_hourly_usd: Decimal = Field(
+        default=Decimal(c.DEFAULT_MAX_HOURLY_USD), alias=c.ENV_MAX_HOURLY_USD, gt=0)
+    uptime_step_hours: Decimal = Field(
+        default=Decimal(c.DEFAULT_UPTIME_STEP_HOURS), alias=c.ENV_UPTIME_STEP_HOURS, ge=0)
+    cost_step_usd: Decimal = Field(
+        default=Decimal(c.DEFAULT_COST_STEP_USD), alias=c.ENV_COST_STEP_USD, ge=0)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        return cls.model_validate(dict(os.environ if env is None else env))
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            max_uptime_hours=self.max_uptime_hours,
+            max_accumulated_usd=self.max_accumulated_usd,
+            max_hourly_usd=self.max_hourly_usd,
+            uptime_step_hours=self.uptime_step_hours,
+            cost_step_usd=self.cost_step_usd,
+        )

@@ -1,0 +1,210 @@
+"""One moto account per test, and a driver that reads like the product's specification."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from guardrails import constants as c
+from guardrails.adapters import clients, clock
+from guardrails.handlers import on_state_change, sweep
+from tests.conftest import REGION
+from tests.events import sample, state_change
+
+ACCOUNT = "123456789012"
+SWEEP_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:guardrails-sweep"
+SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/guardrails-scheduler"
+GROUP = "guardrails-test"
+AMI = "ami-12c6146b"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "guardrails-sweep"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = SWEEP_ARN
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+
+class PricingUnavailable:
+    """The Pricing API as a port: unreachable unless a test hands it answers."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def get_products(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(request)
+        from botocore.exceptions import EndpointConnectionError
+
+        raise EndpointConnectionError(endpoint_url="https://api.pricing.us-east-1.amazonaws.com")
+
+
+@dataclass(frozen=True)
+class Alert:
+    subject: str
+    body: dict[str, Any]
+    attributes: dict[str, str]
+
+    @property
+    def rule(self) -> str:
+        return str(self.body["rule"])
+
+
+class Guardrails:
+    """Drives the real handlers against moto, with the clock where the test says."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, queue_url: str) -> None:
+        self.monkeypatch = monkeypatch
+        self.queue_url = queue_url
+        self.ec2 = boto3.client("ec2", REGION)
+        self.ddb = boto3.client("dynamodb", REGION)
+        self.scheduler = boto3.client("scheduler", REGION)
+        self.sqs = boto3.client("sqs", REGION)
+        self._alerts: list[Alert] = []
+        self.pricing = PricingUnavailable()
+        clients.override("pricing", self.pricing)
+
+    # ---- the world --------------------------------------------------------------------
+    def launch(self, instance_type: str = "p4d.24xlarge", tags: dict[str, str] | None = None,
+               spot: bool = False) -> str:
+        extra: dict[str, Any] = {}
+        if tags:
+            extra["TagSpecifications"] = [{"ResourceType": "instance", "Tags": [
+                {"Key": k, "Value": v} for k, v in tags.items()]}]
+        if spot:
+            extra["InstanceMarketOptions"] = {"MarketType": "spot"}
+        answer = self.ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1,
+                                        InstanceType=instance_type, **extra)
+        return str(answer["Instances"][0]["InstanceId"])
+
+    def stop_in_ec2(self, instance_id: str) -> None:
+        self.ec2.stop_instances(InstanceIds=[instance_id])
+
+    def start_in_ec2(self, instance_id: str) -> None:
+        self.ec2.start_instances(InstanceIds=[instance_id])
+
+    # ---- the product ------------------------------------------------------------------
+    def at(self, when: datetime) -> None:
+        self.monkeypatch.setattr(clock, "now", lambda: when)
+
+    def state_change(self, instance_id: str, state: str, at: datetime) -> dict[str, Any]:
+        return self.deliver(state_change(instance_id, state, at), at)
+
+    def deliver(self, event: Any, at: datetime) -> dict[str, Any]:
+        self.at(at)
+        result: dict[str, Any] = on_state_change.handler(event, LambdaContext("on-state-change"))
+        return result
+
+    def run_sweep(self, at: datetime) -> dict[str, Any]:
+        """The periodic sweep, fired by its EventBridge schedule at `at`."""
+        self.at(at)
+        event = sample("scheduled-event-doc.json")
+        event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        result: dict[str, Any] = sweep.handler(event, LambdaContext())
+        return result
+
+    def schedules(self) -> dict[str, datetime]:
+        """Pending one-time schedules: name -> when it fires."""
+        found = {}
+        for item in self.scheduler.list_schedules(GroupName=GROUP)["Schedules"]:
+            detail = self.scheduler.get_schedule(Name=item["Name"], GroupName=GROUP)
+            expression = detail["ScheduleExpression"]
+            found[item["Name"]] = datetime.fromisoformat(expression[3:-1] + "+00:00")
+        return found
+
+    def fire_schedules(self, until: datetime) -> list[datetime]:
+        """Do what EventBridge Scheduler does (moto never fires): invoke each due schedule's
+        target with its input at its time, then delete it. Returns the firing times."""
+        fired = []
+        while True:
+            due = sorted((when, name) for name, when in self.schedules().items() if when <= until)
+            if not due:
+                return fired
+            when, name = due[0]
+            detail = self.scheduler.get_schedule(Name=name, GroupName=GROUP)
+            assert detail["Target"]["Arn"] == SWEEP_ARN
+            assert detail["ActionAfterCompletion"] == "DELETE"
+            self.scheduler.delete_schedule(Name=name, GroupName=GROUP)
+            self.at(when)
+            sweep.handler(json.loads(detail["Target"]["Input"]), LambdaContext())
+            fired.append(when)
+
+    # ---- what users see ---------------------------------------------------------------
+    def alerts(self) -> list[Alert]:
+        """Every alert published so far, in order."""
+        while True:
+            answer = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            messages = answer.get("Messages", [])
+            if not messages:
+                return list(self._alerts)
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                self._alerts.append(Alert(
+                    subject=envelope.get("Subject", ""),
+                    body=json.loads(envelope["Message"]),
+                    attributes={k: v["Value"] for k, v in
+                                envelope.get("MessageAttributes", {}).items()},
+                ))
+                self.sqs.delete_message(QueueUrl=self.queue_url,
+                                        ReceiptHandle=message["ReceiptHandle"])
+
+    def alerts_for(self, instance_id: str, rule: str | None = None) -> list[Alert]:
+        return [a for a in self.alerts() if a.body["instance_id"] == instance_id
+                and (rule is None or a.rule == rule)]
+
+    def record(self, instance_id: str) -> dict[str, Any]:
+        from guardrails.adapters.table import _plain, instance_key
+
+        item = self.ddb.get_item(TableName=TABLE, Key=instance_key(instance_id)).get("Item")
+        return _plain(item) if item else {}
+
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.ddb.scan(TableName=TABLE)["Items"])
+
+
+TABLE = "guardrails-test"
+
+
+def create_table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": c.PK, "KeyType": "HASH"},
+                   {"AttributeName": c.SK, "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": c.PK, "AttributeType": "S"},
+                              {"AttributeName": c.SK, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture
+def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
+    with mock_aws():
+        create_table(boto3.client("dynamodb", REGION), TABLE)
+        sns = boto3.client("sns", REGION)
+        topic = sns.create_topic(Name="guardrails-alerts")["TopicArn"]
+        sqs = boto3.client("sqs", REGION)
+        queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        boto3.client("scheduler", REGION).create_schedule_group(Name=GROUP)
+        for name, value in {
+            c.ENV_TABLE_NAME: TABLE,
+            c.ENV_ALERTS_TOPIC_ARN: topic,
+            c.ENV_SCHEDULE_GROUP: GROUP,
+            c.ENV_SCHEDULER_ROLE_ARN: SCHEDULER_ROLE,
+            c.ENV_SWEEP_FUNCTION_ARN: SWEEP_ARN,
+        }.items():
+            monkeypatch.setenv(name, value)
+        on_state_change.services.cache_clear()
+        sweep.services.cache_clear()
+        yield Guardrails(monkeypatch, queue_url)
+        on_state_change.services.cache_clear()
+        sweep.services.cache_clear()

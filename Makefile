@@ -1,0 +1,45 @@
+# The commands users type. Each installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CDK := JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_DISABLE_CLI_TELEMETRY=true node_modules/.bin/cdk
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: help install test lint synth deploy bench clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed node_modules/.installed ## create .venv, install Python and Node (CDK CLI) dependencies
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: $(VENV)/.installed ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install lint ## lint, then every test (unit, integration on moto, infra with cdk-nag)
+	$(BIN)/pytest -n auto --dist loadfile -q -p no:cacheprovider
+
+synth: install ## write cdk.out/GuardrailsStack.template.json (offline, cdk-nag checked)
+	$(CDK) synth --quiet --no-notices --output cdk.out
+	@echo "wrote cdk.out/GuardrailsStack.template.json"
+
+deploy: install ## deploy to the account of your AWS credentials (see README: Deploy)
+	$(CDK) deploy --no-notices GuardrailsStack
+
+bench: $(VENV)/.installed ## sweep at 1,000 instances on moto, printed as ratios
+	$(BIN)/python bench/sweep.py
+
+clean: ## remove build output (keeps .venv and node_modules)
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

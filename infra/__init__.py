@@ -1,0 +1,1 @@
+"""The CDK stack: one construct per concern, composed by GuardrailsStack."""

@@ -1,0 +1,67 @@
+"""GuardrailsStack: composes one construct per concern and wires their permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from guardrails import constants as c
+from infra.alerts import AlertsTopic
+from infra.config import GuardrailsConfig
+from infra.function import ASSET_EXCLUDE, ASSET_ROOT, FunctionOptions, GuardedFunction
+from infra.function import powertools_layer
+from infra.nag import acknowledge_wildcard_resource
+from infra.scheduling import CrossingSchedules
+from infra.state_changes import StateChanges
+from infra.sweep import Sweep
+from infra.table import GuardrailsTable
+
+TABLE_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                      "dynamodb:DeleteItem"]
+# Neither action supports resource-level permissions (Service Authorization Reference).
+DESCRIBE_ACTIONS = ["ec2:DescribeInstances", "ec2:DescribeSpotPriceHistory",
+                    "pricing:GetProducts"]
+
+
+class GuardrailsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: GuardrailsConfig,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.table = GuardrailsTable(self, "Data").table
+        self.alerts = AlertsTopic(self, "Alerts", config)
+        self.schedules = CrossingSchedules(self, "CrossingSchedules")
+        options = FunctionOptions(
+            code=lambda_.Code.from_asset(ASSET_ROOT, exclude=ASSET_EXCLUDE),
+            layer=powertools_layer(self, config.powertools_layer_version),
+            alarm_topic=self.alerts.topic,
+            environment={
+                c.ENV_TABLE_NAME: self.table.table_name,
+                c.ENV_ALERTS_TOPIC_ARN: self.alerts.topic.topic_arn,
+                c.ENV_SCHEDULE_GROUP: self.schedules.group.schedule_group_name,
+                c.ENV_SCHEDULER_ROLE_ARN: self.schedules.role.role_arn,
+                **config.function_environment(),
+            },
+        )
+        self.sweep = Sweep(self, "Sweep", rate_minutes=config.sweep_rate_minutes,
+                           options=options)
+        self.state_changes = StateChanges(self, "StateChanges", options=options,
+                                          sweep_arn=self.sweep.guarded.function.function_arn)
+        self.schedules.allow_invoke(self.sweep.guarded.function)
+        self._grant_cost_guardrails(self.sweep.guarded, batch_reads=True)
+        self._grant_cost_guardrails(self.state_changes.guarded, batch_reads=False)
+        CfnOutput(self, "TableName", value=self.table.table_name)
+        CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
+
+    def _grant_cost_guardrails(self, fn: GuardedFunction, *, batch_reads: bool) -> None:
+        actions = TABLE_ITEM_ACTIONS + (["dynamodb:BatchGetItem"] if batch_reads else [])
+        fn.allow(actions, [self.table.table_arn])
+        fn.allow(DESCRIBE_ACTIONS, ["*"])
+        self.alerts.grant_publish(fn.role)
+        self.schedules.grant_manage(fn.role)
+        acknowledge_wildcard_resource(
+            fn.role, "*",
+            reason="ec2:DescribeInstances, ec2:DescribeSpotPriceHistory and "
+                   "pricing:GetProducts do not support resource-level permissions.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack, Validations
 from aws_cdk import Acknowledgment as Ack
+from aws_cdk import Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -46,7 +46,7 @@ class GuardedFunction(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, handler: str,
                  description: str, options: FunctionOptions,
-                 timeout: Duration = Duration.seconds(60), memory_size: int = 256,
+                 timeout: Duration | None = None, memory_size: int = 256,
                  environment: dict[str, str] | None = None) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
@@ -68,7 +68,8 @@ class GuardedFunction(Construct):
             self, "Function",
             runtime=RUNTIME, architecture=ARCHITECTURE, handler=handler, code=options.code,
             description=description, role=self.role, log_group=self.log_group,
-            layers=[options.layer], timeout=timeout, memory_size=memory_size,
+            layers=[options.layer], timeout=timeout or Duration.seconds(60),
+            memory_size=memory_size,
             environment={
                 "POWERTOOLS_SERVICE_NAME": c.SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,

@@ -11,8 +11,13 @@ from constructs import Construct
 from guardrails import constants as c
 from infra.alerts import AlertsTopic
 from infra.config import GuardrailsConfig
-from infra.function import ASSET_EXCLUDE, ASSET_ROOT, FunctionOptions, GuardedFunction
-from infra.function import powertools_layer
+from infra.function import (
+    ASSET_EXCLUDE,
+    ASSET_ROOT,
+    FunctionOptions,
+    GuardedFunction,
+    powertools_layer,
+)
 from infra.nag import acknowledge_wildcard_resource
 from infra.scheduling import CrossingSchedules
 from infra.state_changes import StateChanges

@@ -38,7 +38,7 @@ class StateChangeEvent(EventBridgeModel):
     version: str = "0"
     detail_type: Literal["EC2 Instance State-change Notification"] = Field(alias="detail-type")
     source: Literal["aws.ec2"]
-    detail: StateChangeDetail  # type: ignore[assignment]
+    detail: StateChangeDetail
 
     @field_validator("time")
     @classmethod

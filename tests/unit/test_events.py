@@ -132,9 +132,12 @@ def test_several_problems_are_all_named() -> None:
     assert "detail.state" in str(rejected.value)
 
 
-@pytest.mark.parametrize("event", [[sample("ec2-state-running.json")], "{}", None])
-def test_something_other_than_an_object_is_rejected(event: object) -> None:
-    # Given an input that is not a JSON object
+@pytest.mark.parametrize("wrap", [lambda e: [e], lambda e: "{}", lambda e: None],
+                         ids=["list", "string", "null"])
+def test_something_other_than_an_object_is_rejected(wrap: Callable[[Event], object]) -> None:
+    # Given an input that is not a JSON object (e.g. a real event inside a list)
+    event = wrap(sample("ec2-state-running.json"))
+
     # When it is parsed as a state change or a sweep request
     # Then both refuse it, saying what they got
     with pytest.raises(EventRejected, match="expected a JSON object, got"):

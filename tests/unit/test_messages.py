@@ -119,10 +119,7 @@ def test_a_further_step_is_more_severe(step: int, level: str) -> None:
         RULE_RATE,
         RULE_UPTIME,
         RULE_COST,
-        pytest.param(RULE_PRICE_UNKNOWN, marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: the price-unknown text gives neither the stop command nor the "
-                   "exempt tag, so the user is not told how to stop or silence it")),
+        RULE_PRICE_UNKNOWN,
     ],
 )
 def test_the_text_says_how_to_stop_and_how_to_exempt(rule: str) -> None:

@@ -28,7 +28,8 @@ def client(service: str, region: str | None = None) -> Any:
 
 @cache
 def _create(service: str, region: str | None) -> Any:
-    return boto3.session.Session().client(service, region_name=region, config=RETRY_CONFIG)
+    session: Any = boto3.session.Session()  # typed per service by boto3-stubs; one factory here
+    return session.client(service, region_name=region, config=RETRY_CONFIG)
 
 
 def override(service: str, replacement: Any) -> None:

@@ -34,7 +34,7 @@ class InstanceRecord:
     """The META item: facts as last described, the ledger, and the highest step alerted per rule."""
 
     facts: InstanceFacts
-    ledger: Ledger = Ledger()
+    ledger: Ledger = field(default_factory=Ledger)
     alerted: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     version: int = 0
 

@@ -71,7 +71,7 @@ def render(alert: DueAlert, facts: InstanceFacts, at: datetime) -> AlertMessage:
         headline = f"{iid}: price unknown"
         text = (f"No price is known for {facts.instance_type} ({facts.lifecycle}) in "
                 f"{facts.region}, so cost warnings cannot fire for {iid}; uptime warnings "
-                f"still do. Set a cost limit you can check by hand, or stop it when done.")
+                f"still do. {stop} when it is done. Expected? Tag it {TAG_EXEMPT}=true.")
     else:
         raise ValueError(f"unknown rule {alert.rule!r}")
     level = severity(alert)

@@ -32,7 +32,7 @@ _TAG_FIELDS = {
 
 
 def for_instance(defaults: Thresholds, tags: Mapping[str, str]) -> tuple[Thresholds, list[str]]:
-    """The thresholds that apply to an instance, and a problem line for each tag that was ignored."""
+    """The thresholds that apply to an instance, and a problem line per ignored tag."""
     overrides: dict[str, Decimal] = {}
     problems: list[str] = []
     for tag, field in _TAG_FIELDS.items():

@@ -1,0 +1,75 @@
+"""The sweep: reconciles what predates the stack, and costs nothing in a steady state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from guardrails.adapters import clients
+from tests.integration.conftest import Guardrails
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "Publish",
+          "CreateSchedule", "UpdateSchedule", "DeleteSchedule"}
+
+
+@pytest.fixture
+def calls(guardrails: Guardrails) -> Iterator[Counter[str]]:
+    """AWS operations the product's own clients make, counted by name."""
+    seen: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        seen[model.name] += 1
+
+    for service in ("ec2", "dynamodb", "sns", "scheduler"):
+        clients.client(service).meta.events.register("before-call", count)
+    yield seen
+
+
+def test_instances_running_before_the_stack_are_reconciled_then_left_alone(
+    guardrails: Guardrails, calls: Counter[str]
+) -> None:
+    g = guardrails
+    # Given two instances that were running before the stack existed (no events seen)
+    p4d = g.launch("p4d.24xlarge")
+    g5 = g.launch("g5.xlarge")
+    launched = g.ec2.describe_instances(InstanceIds=[p4d])["Reservations"][0]["Instances"][0][
+        "LaunchTime"]
+    # When the first sweep runs an hour later
+    result = g.run_sweep(launched + timedelta(hours=1))
+    # Then both are recorded as running since their launch
+    assert result["reconciled"] == 2
+    assert g.record(p4d)["transitions"][0]["at"] == launched.isoformat()
+    # And the p4d is warned for rate, and once for cost at the highest $10 step it passed
+    # ($21.96 after an hour: step 1), not once per step it missed
+    assert [(a.rule, a.body["step"]) for a in g.alerts()] == [("rate", 0), ("cost", 1)]
+    assert set(g.schedules()) == {f"{p4d}-cost", f"{p4d}-uptime", f"{g5}-cost", f"{g5}-uptime"}
+
+    # When the sweep runs again with nothing due
+    calls.clear()
+    result = g.run_sweep(launched + timedelta(hours=1, minutes=15))
+    # Then it read (one DescribeInstances, one BatchGetItem) and wrote nothing
+    assert result == {"status": "swept", "running": 2, "reconciled": 0, "alerts": []}
+    assert calls == Counter({"DescribeInstances": 1, "BatchGetItem": 1})
+    assert not WRITES & set(calls)
+
+
+def test_a_missed_stop_is_recorded_when_the_instance_schedule_fires(
+    guardrails: Guardrails,
+) -> None:
+    g = guardrails
+    iid = g.launch("g5.xlarge")
+    launched = g.ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+        "LaunchTime"]
+    g.state_change(iid, "running", launched)
+    # Given the instance stopped, but the stop events were lost
+    g.stop_in_ec2(iid)
+    # When its uptime schedule fires
+    g.fire_schedules(until=launched + timedelta(hours=25))
+    # Then the stop is recorded, no warning is sent, and nothing stays scheduled
+    assert g.record(iid)["state"] == "stopped"
+    assert g.alerts_for(iid, "uptime") == []
+    assert g.schedules() == {}

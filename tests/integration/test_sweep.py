@@ -73,3 +73,29 @@ def test_a_missed_stop_is_recorded_when_the_instance_schedule_fires(
     assert g.record(iid)["state"] == "stopped"
     assert g.alerts_for(iid, "uptime") == []
     assert g.schedules() == {}
+
+
+def test_one_failing_instance_does_not_stop_the_sweep_of_the_others(
+    guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guardrails.services import accounting
+    from guardrails.services.sweeping import SweepIncomplete
+
+    g = guardrails
+    broken, fine = g.launch("p4d.24xlarge"), g.launch("p4d.24xlarge")
+    launched = g.ec2.describe_instances(InstanceIds=[fine])["Reservations"][0]["Instances"][0][
+        "LaunchTime"]
+    real = accounting.reconcile_running
+
+    def flaky(svc: Any, facts: Any, record: Any, now: Any) -> Any:
+        if facts.instance_id == broken:
+            raise RuntimeError("DynamoDB is having a bad day")
+        return real(svc, facts, record, now)
+
+    monkeypatch.setattr(accounting, "reconcile_running", flaky)
+    # When the sweep meets one instance it cannot handle
+    with pytest.raises(SweepIncomplete, match=broken):
+        g.run_sweep(launched + timedelta(minutes=5))
+    # Then the other instance was still checked and warned, and the failure is loud
+    assert [a.rule for a in g.alerts_for(fine)] == ["rate"]
+    assert g.alerts_for(broken) == []

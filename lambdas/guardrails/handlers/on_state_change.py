@@ -32,11 +32,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
         change = parse_state_change(event)
     except EventRejected as rejected:
         logger.warning("event rejected, nothing written", reason=str(rejected))
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="StateChangesRejected", unit=MetricUnit.Count, value=1)
         return {"status": "rejected", "reason": str(rejected)}
     detail = change.detail
     logger.append_keys(instance_id=detail.instance_id, state=detail.state)
     outcome = accounting.record_transition(services(), detail.instance_id, detail.state,
                                            change.time, clock.now())
     logger.info("state change handled", status=outcome.status, reason=outcome.reason)
+    metrics.add_metric(name=f"StateChanges{outcome.status.capitalize()}", unit=MetricUnit.Count,
+                       value=1)
     return {"status": outcome.status, "reason": outcome.reason}

@@ -19,6 +19,11 @@ from guardrails.services.container import Services
 logger = Logger(service=SERVICE_NAME, child=True)
 
 
+class SweepIncomplete(RuntimeError):
+    """Some instances could not be checked; the rest were. Raised so the error alarm fires
+    and Lambda retries (alerts already sent are not sent twice)."""
+
+
 @dataclass
 class SweepReport:
     running: int = 0
@@ -30,9 +35,18 @@ def sweep_all(svc: Services, now: datetime) -> SweepReport:
     report = SweepReport()
     running = list(svc.ec2.running())
     records = svc.table.batch_get_records(f.instance_id for f in running)
+    failed: list[str] = []
     for facts in running:
         report.running += 1
-        _check_running(svc, facts, records.get(facts.instance_id), now, report)
+        try:
+            _check_running(svc, facts, records.get(facts.instance_id), now, report)
+        except Exception:
+            # One broken instance must not leave the others unchecked.
+            logger.exception("sweep of one instance failed", instance_id=facts.instance_id)
+            failed.append(facts.instance_id)
+    if failed:
+        raise SweepIncomplete(f"{len(failed)} of {report.running} instances failed "
+                              f"(see the log): {', '.join(failed[:20])}")
     return report
 
 

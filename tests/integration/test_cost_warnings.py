@@ -46,8 +46,8 @@ def test_p4d_is_warned_for_rate_at_once_then_cost_and_uptime_at_their_crossings_
     # And the cost and uptime crossings are scheduled for their exact moments
     cost_at = T0 + hours(Decimal(10) / P4D_RATE)
     pending = g.schedules()
-    assert timedelta(0) <= pending[f"{iid}-cost"] - cost_at < timedelta(seconds=1)
-    assert pending[f"{iid}-uptime"] == T0 + timedelta(hours=24)
+    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(seconds=1)
+    assert pending[f"{iid}-uptime-0"] == T0 + timedelta(hours=24)
 
     # When a day passes: the schedules fire when due and the 15-minute sweep runs as well
     tick = T0
@@ -92,8 +92,8 @@ def test_a_stop_start_cycle_keeps_uptime_and_cost(guardrails: Guardrails) -> Non
     spent = 6 * G5_RATE
     cost_at = restart + hours((10 - spent) / G5_RATE)
     pending = g.schedules()
-    assert timedelta(0) <= pending[f"{iid}-cost"] - cost_at < timedelta(seconds=1)
-    assert pending[f"{iid}-uptime"] == restart + timedelta(hours=18)
+    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(seconds=1)
+    assert pending[f"{iid}-uptime-0"] == restart + timedelta(hours=18)
     # And when the cost warning fires, its figures add both intervals up
     g.fire_schedules(until=cost_at + timedelta(minutes=1))
     [cost] = g.alerts_for(iid, "cost")
@@ -139,7 +139,7 @@ def test_a_stopped_instance_is_never_warned(guardrails: Guardrails) -> None:
     # Given a g5.xlarge (under the rate limit) that ran one hour and was stopped
     iid = g.launch("g5.xlarge")
     start(g, iid, T0)
-    assert set(g.schedules()) == {f"{iid}-cost", f"{iid}-uptime"}
+    assert set(g.schedules()) == {f"{iid}-cost-0", f"{iid}-uptime-0"}
     stop(g, iid, T0 + timedelta(hours=1))
     # Then its schedules are gone
     assert g.schedules() == {}
@@ -174,9 +174,9 @@ def test_tags_override_the_thresholds(guardrails: Guardrails) -> None:
     # The p4d is under its own $50/h limit, so no rate warning
     assert g.alerts_for(iid) == []
     pending = g.schedules()
-    assert pending[f"{iid}-uptime"] == T0 + timedelta(hours=2)
+    assert pending[f"{iid}-uptime-0"] == T0 + timedelta(hours=2)
     cost_at = T0 + hours(Decimal(100) / P4D_RATE)
-    assert timedelta(0) <= pending[f"{iid}-cost"] - cost_at < timedelta(seconds=1)
+    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(seconds=1)
     g.fire_schedules(until=T0 + timedelta(hours=2))
     [uptime] = g.alerts_for(iid, "uptime")
     assert uptime.body["threshold"] == 2
@@ -202,8 +202,24 @@ def test_an_unknown_instance_type_is_alerted_once_and_never_costs_zero(
     assert unknown.body["figures"]["accumulated_usd"] is None
     assert "t3.micro" in unknown.body["message"]
     # Then only uptime can be predicted; cost is never computed as $0
-    assert set(g.schedules()) == {f"{iid}-uptime"}
+    assert set(g.schedules()) == {f"{iid}-uptime-0"}
     g.run_sweep(T0 + timedelta(hours=25))
     rules = [a.rule for a in g.alerts_for(iid)]
     assert rules == ["price-unknown", "uptime"]
     assert g.alerts_for(iid, "uptime")[0].body["figures"]["accumulated_usd"] is None
+
+
+def test_a_schedule_that_finds_nothing_due_schedules_the_next_crossing(
+    guardrails: Guardrails,
+) -> None:
+    g = guardrails
+    iid = g.launch("g5.xlarge")
+    start(g, iid, T0)
+    # Given the owner raised the uptime limit after the start
+    g.ec2.create_tags(Resources=[iid], Tags=[
+        {"Key": "guardrails:max-uptime-hours", "Value": "30"}])
+    # When the old 24 h schedule fires
+    g.fire_schedules(until=T0 + timedelta(hours=24))
+    # Then nothing is sent, and the crossing at the new limit is scheduled
+    assert g.alerts_for(iid, "uptime") == []
+    assert g.schedules()[f"{iid}-uptime-0"] == T0 + timedelta(hours=30)

@@ -46,7 +46,8 @@ def test_instances_running_before_the_stack_are_reconciled_then_left_alone(
     # And the p4d is warned for rate, and once for cost at the highest $10 step it passed
     # ($21.96 after an hour: step 1), not once per step it missed
     assert [(a.rule, a.body["step"]) for a in g.alerts()] == [("rate", 0), ("cost", 1)]
-    assert set(g.schedules()) == {f"{p4d}-cost", f"{p4d}-uptime", f"{g5}-cost", f"{g5}-uptime"}
+    assert set(g.schedules()) == {f"{p4d}-cost-2", f"{p4d}-uptime-0",
+                                  f"{g5}-cost-0", f"{g5}-uptime-0"}
 
     # When the sweep runs again with nothing due
     calls.clear()

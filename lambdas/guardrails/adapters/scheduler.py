@@ -15,8 +15,9 @@ from guardrails.domain.alerts import Crossing
 SCHEDULED_RULES = (RULE_UPTIME, RULE_COST)
 
 
-def schedule_name(instance_id: str, rule: str) -> str:
-    return f"{instance_id}-{rule}"
+def schedule_name(instance_id: str, rule: str, step: int) -> str:
+    # One name per crossing: a schedule never has to be moved while it is firing.
+    return f"{instance_id}-{rule}-{step}"
 
 
 def fire_time(at: datetime) -> datetime:
@@ -38,7 +39,7 @@ class AlertScheduler:
     def schedule(self, instance_id: str, crossing: Crossing) -> None:
         when = fire_time(crossing.at)
         request = {
-            "Name": schedule_name(instance_id, crossing.rule),
+            "Name": schedule_name(instance_id, crossing.rule, crossing.step),
             "GroupName": self.group,
             "ScheduleExpression": f"at({when:%Y-%m-%dT%H:%M:%S})",
             "ScheduleExpressionTimezone": "UTC",
@@ -64,12 +65,13 @@ class AlertScheduler:
             self._scheduler.update_schedule(**request)
 
     def cancel(self, instance_id: str) -> None:
-        """Delete every pending schedule of the instance; the missing ones are fine."""
-        for rule in SCHEDULED_RULES:
+        """Delete every pending schedule of the instance; one already gone is fine."""
+        pages = self._scheduler.get_paginator("list_schedules").paginate(
+            GroupName=self.group, NamePrefix=f"{instance_id}-")
+        names = [item["Name"] for page in pages for item in page.get("Schedules", [])]
+        for name in names:
             try:
-                self._scheduler.delete_schedule(
-                    Name=schedule_name(instance_id, rule), GroupName=self.group
-                )
+                self._scheduler.delete_schedule(Name=name, GroupName=self.group)
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                     raise

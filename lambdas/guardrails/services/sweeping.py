@@ -6,11 +6,13 @@ BatchGetItem per 100) and writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
 
+from guardrails.adapters.scheduler import SCHEDULED_RULES
 from guardrails.constants import SERVICE_NAME
 from guardrails.domain.instance import InstanceFacts, InstanceRecord
 from guardrails.services import accounting, alerting
@@ -63,17 +65,19 @@ def sweep_one(svc: Services, instance_id: str, now: datetime) -> SweepReport:
             svc.scheduler.cancel(instance_id)
         return report
     report.running = 1
-    _check_running(svc, facts, record, now, report)
+    # A crossing schedule fired: whatever it found, the next crossings get their schedules.
+    _check_running(svc, facts, record, now, report, reschedule=SCHEDULED_RULES)
     return report
 
 
 def _check_running(svc: Services, facts: InstanceFacts, record: InstanceRecord | None,
-                   now: datetime, report: SweepReport) -> None:
+                   now: datetime, report: SweepReport,
+                   reschedule: Collection[str] = ()) -> None:
     if record is None or not record.ledger.is_running:
         record = accounting.reconcile_running(svc, facts, record, now)
         report.reconciled += 1
         if record is None:
             return
     # Tags come fresh from EC2, so a new exempt tag or override applies at once.
-    for due in alerting.evaluate(svc, replace(record, facts=facts), now):
+    for due in alerting.evaluate(svc, replace(record, facts=facts), now, reschedule):
         report.alerts.append(f"{facts.instance_id}:{due.rule}#{due.step}")

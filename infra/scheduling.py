@@ -10,6 +10,9 @@ from constructs import Construct
 
 from infra.nag import acknowledge_wildcard_resource
 
+# Listing is not scoped to a group in IAM; the stack grants it with its other unscoped reads.
+LIST_SCHEDULES = "scheduler:ListSchedules"
+
 
 class CrossingSchedules(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:

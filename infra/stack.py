@@ -19,16 +19,16 @@ from infra.function import (
     powertools_layer,
 )
 from infra.nag import acknowledge_wildcard_resource
-from infra.scheduling import CrossingSchedules
+from infra.scheduling import LIST_SCHEDULES, CrossingSchedules
 from infra.state_changes import StateChanges
 from infra.sweep import Sweep
 from infra.table import GuardrailsTable
 
 TABLE_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                       "dynamodb:DeleteItem"]
-# Neither action supports resource-level permissions (Service Authorization Reference).
-DESCRIBE_ACTIONS = ["ec2:DescribeInstances", "ec2:DescribeSpotPriceHistory",
-                    "pricing:GetProducts"]
+# None of these supports resource-level permissions (Service Authorization Reference).
+UNSCOPED_ACTIONS = ["ec2:DescribeInstances", "ec2:DescribeSpotPriceHistory",
+                    "pricing:GetProducts", LIST_SCHEDULES]
 
 
 class GuardrailsStack(Stack):
@@ -63,10 +63,10 @@ class GuardrailsStack(Stack):
     def _grant_cost_guardrails(self, fn: GuardedFunction, *, batch_reads: bool) -> None:
         actions = TABLE_ITEM_ACTIONS + (["dynamodb:BatchGetItem"] if batch_reads else [])
         fn.allow(actions, [self.table.table_arn])
-        fn.allow(DESCRIBE_ACTIONS, ["*"])
+        fn.allow(UNSCOPED_ACTIONS, ["*"])
         self.alerts.grant_publish(fn.role)
         self.schedules.grant_manage(fn.role)
         acknowledge_wildcard_resource(
             fn.role, "*",
-            reason="ec2:DescribeInstances, ec2:DescribeSpotPriceHistory and "
-                   "pricing:GetProducts do not support resource-level permissions.")
+            reason=f"{', '.join(UNSCOPED_ACTIONS)} do not support resource-level "
+                   "permissions (Service Authorization Reference); they only read.")

@@ -1,0 +1,98 @@
+"""Every AWS call the handlers make is allowed by the role the stack gives that function."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from guardrails.adapters import clients
+from guardrails.handlers import on_state_change, sweep
+from guardrails.routing import ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER
+from tests.infra.conftest import synth
+from tests.integration.conftest import Guardrails
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SERVICES = ("ec2", "dynamodb", "sns", "scheduler", "pricing")
+
+
+def iam_action(service: str, operation: str) -> str:
+    return f"{service}:{operation}"
+
+
+def allowed_actions(template: dict[str, Any], handler: str) -> set[str]:
+    resources = template["Resources"]
+    [role] = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in resources.values()
+              if f["Type"] == "AWS::Lambda::Function" and f["Properties"]["Handler"] == handler]
+    actions: set[str] = set()
+    for resource in resources.values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        if {"Ref": role} not in resource["Properties"]["Roles"]:
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def test_every_call_a_handler_makes_is_in_its_role(
+    guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    g = guardrails
+    made: dict[str, set[str]] = defaultdict(set)
+    current = {"handler": ""}
+
+    def record(model: Any, **_: Any) -> None:
+        service = model.service_model.signing_name
+        made[current["handler"]].add(iam_action(service, model.name))
+
+    def tracked(handler: str, real: Any) -> Any:
+        def run(event: Any, context: Any) -> Any:
+            current["handler"] = handler
+            return real(event, context)
+        return run
+
+    monkeypatch.setattr(on_state_change, "handler",
+                        tracked(ON_STATE_CHANGE_HANDLER, on_state_change.handler))
+    monkeypatch.setattr(sweep, "handler", tracked(SWEEP_HANDLER, sweep.handler))
+    import boto3
+
+    pricing_api = boto3.client("pricing", region_name="us-east-1")
+    stubber = Stubber(pricing_api)
+    stubber.add_client_error("get_products", "ThrottlingException")
+    stubber.add_client_error("get_products", "ThrottlingException")
+    stubber.activate()
+    clients.override("pricing", pricing_api)
+    for service in SERVICES:
+        clients.client(service).meta.events.register("before-parameter-build", record)
+
+    # Every path: start (pricing, alert, schedules), a missed stop, sweeps, escalation, stop
+    p4d, spot, quiet = g.launch(), g.launch(spot=True), g.launch("g5.xlarge")
+    g.state_change(p4d, "running", T0)
+    g.state_change(spot, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=2))
+    g.run_sweep(T0 + timedelta(hours=2))
+    g.stop_in_ec2(quiet)
+    g.run_sweep(T0 + timedelta(hours=3))
+    g.stop_in_ec2(p4d)
+    g.state_change(p4d, "stopping", T0 + timedelta(hours=3))
+    g.fire_schedules(until=T0 + timedelta(hours=30))
+
+    template = synth(tmp_path)[1].to_json()
+    for handler in (ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER):
+        assert made[handler], f"the scenario never ran {handler}"
+        missing = made[handler] - allowed_actions(template, handler)
+        assert not missing, f"{handler} calls what its role does not allow: {sorted(missing)}"
+    # And the scenario reached the calls that matter most
+    everything = set().union(*made.values())
+    for needed in ("scheduler:CreateSchedule", "scheduler:ListSchedules",
+                   "scheduler:DeleteSchedule", "sns:Publish", "dynamodb:BatchGetItem",
+                   "pricing:GetProducts", "ec2:DescribeSpotPriceHistory"):
+        assert needed in everything
+    assert all(re.fullmatch(r"[a-z0-9]+:[A-Za-z]+", a) for a in everything)

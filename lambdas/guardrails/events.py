@@ -7,13 +7,14 @@ parser package and every event model it ships: about 65 ms more per cold start (
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from guardrails.routing import EC2_STATE_CHANGE_DETAIL_TYPE
 
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 INSTANCE_ID_PATTERN = r"^i-[0-9a-f]{8}([0-9a-f]{9})?$"
 Ec2State = Literal["pending", "running", "stopping", "stopped", "shutting-down", "terminated"]
 
@@ -50,6 +51,14 @@ class StateChangeEvent(BaseModel):
     resources: list[str] = Field(default_factory=list)
     detail: StateChangeDetail
 
+    @field_validator("time", mode="before")
+    @classmethod
+    def _iso_text(cls, value: object) -> object:
+        # pydantic would read a bare number as epoch seconds; EventBridge always sends ISO 8601.
+        if not isinstance(value, str):
+            raise ValueError("must be an ISO 8601 time such as 2026-11-02T09:00:00Z")
+        return value
+
     @field_validator("time")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
@@ -78,16 +87,20 @@ def describe_errors(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_state_change(event: object) -> StateChangeEvent:
+def parse_state_change(event: object, now: datetime) -> StateChangeEvent:
     if not isinstance(event, dict):
         raise EventRejected(f"expected a JSON object, got {type(event).__name__}")
     if event.get("detail-type") != EC2_STATE_CHANGE_DETAIL_TYPE:
         raise EventRejected(
             f"not an EC2 state-change event (detail-type {event.get('detail-type')!r})")
     try:
-        return StateChangeEvent.model_validate(event)
+        change = StateChangeEvent.model_validate(event)
     except ValidationError as error:
         raise EventRejected(describe_errors(error)) from error
+    if change.time > now + MAX_CLOCK_SKEW:
+        raise EventRejected(f"time: {change.time.isoformat()} is in the future "
+                            f"(now {now.isoformat()}); check the event source's clock")
+    return change
 
 
 def parse_sweep_request(event: object) -> SweepOne | None:

@@ -46,7 +46,7 @@ def test_p4d_is_warned_for_rate_at_once_then_cost_and_uptime_at_their_crossings_
     # And the cost and uptime crossings are scheduled for their exact moments
     cost_at = T0 + hours(Decimal(10) / P4D_RATE)
     pending = g.schedules()
-    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(seconds=1)
+    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(minutes=1)
     assert pending[f"{iid}-uptime-0"] == T0 + timedelta(hours=24)
 
     # When a day passes: the schedules fire when due and the 15-minute sweep runs as well
@@ -92,14 +92,15 @@ def test_a_stop_start_cycle_keeps_uptime_and_cost(guardrails: Guardrails) -> Non
     spent = 6 * G5_RATE
     cost_at = restart + hours((10 - spent) / G5_RATE)
     pending = g.schedules()
-    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(seconds=1)
+    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(minutes=1)
     assert pending[f"{iid}-uptime-0"] == restart + timedelta(hours=18)
     # And when the cost warning fires, its figures add both intervals up
     g.fire_schedules(until=cost_at + timedelta(minutes=1))
     [cost] = g.alerts_for(iid, "cost")
-    assert abs(cost.body["figures"]["accumulated_usd"] - 10) < 0.01
+    # (it fires in the minute after the crossing, so the figures are at most a minute on)
+    assert 10 <= cost.body["figures"]["accumulated_usd"] < 10 + float(G5_RATE) / 60
     expected_uptime = 6 + float((10 - spent) / G5_RATE)
-    assert abs(cost.body["figures"]["uptime_hours"] - expected_uptime) < 0.001
+    assert expected_uptime <= cost.body["figures"]["uptime_hours"] < expected_uptime + 1 / 60
 
 
 def test_a_replayed_event_changes_nothing(guardrails: Guardrails) -> None:
@@ -176,7 +177,7 @@ def test_tags_override_the_thresholds(guardrails: Guardrails) -> None:
     pending = g.schedules()
     assert pending[f"{iid}-uptime-0"] == T0 + timedelta(hours=2)
     cost_at = T0 + hours(Decimal(100) / P4D_RATE)
-    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(seconds=1)
+    assert timedelta(0) <= pending[f"{iid}-cost-0"] - cost_at < timedelta(minutes=1)
     g.fire_schedules(until=T0 + timedelta(hours=2))
     [uptime] = g.alerts_for(iid, "uptime")
     assert uptime.body["threshold"] == 2

@@ -20,7 +20,7 @@ LIMITS = Thresholds(max_uptime_hours=Decimal(24), max_accumulated_usd=Decimal(10
                     max_hourly_usd=Decimal(5), uptime_step_hours=Decimal(24),
                     cost_step_usd=Decimal(10))
 EXEMPT = replace(LIMITS, exempt=True)
-NOTHING_ALERTED: Mapping[str, int] = {}
+NOTHING_ALERTED: Mapping[str, Decimal] = {}
 
 
 def at(hours: float) -> datetime:
@@ -81,12 +81,12 @@ def test_a_step_already_alerted_is_not_alerted_again() -> None:
     ledger = running_since(T0, Decimal(2))
 
     # When the alerts are evaluated again
-    due = due_alerts(ledger, LIMITS, at(6), {RULE_COST: 0})
+    due = due_alerts(ledger, LIMITS, at(6), {RULE_COST: Decimal(10)})
 
     # Then nothing is due until the next step is reached
     assert due == []
     # and the next step ($20) is due once reached
-    assert rules(due_alerts(ledger, LIMITS, at(10), {RULE_COST: 0})) == {RULE_COST: 1}
+    assert rules(due_alerts(ledger, LIMITS, at(10), {RULE_COST: Decimal(10)})) == {RULE_COST: 1}
 
 
 def test_only_the_highest_step_crossed_is_alerted() -> None:
@@ -143,7 +143,8 @@ def test_an_unknown_price_is_alerted_once_and_uptime_still_alerts() -> None:
 
     # When the alerts are evaluated, first and after price-unknown was alerted
     first = due_alerts(ledger, LIMITS, at(25), NOTHING_ALERTED)
-    later = due_alerts(ledger, LIMITS, at(25), {RULE_PRICE_UNKNOWN: 0, RULE_UPTIME: 0})
+    later = due_alerts(ledger, LIMITS, at(25),
+                       {RULE_PRICE_UNKNOWN: Decimal(0), RULE_UPTIME: Decimal(24)})
 
     # Then price-unknown (no threshold) and uptime are due, no cost alert; then nothing again
     assert rules(first) == {RULE_PRICE_UNKNOWN: 0, RULE_UPTIME: 0}
@@ -194,8 +195,9 @@ def test_after_step_0_was_alerted_the_next_crossing_is_base_plus_step() -> None:
     ledger = running_since(T0, Decimal(2))
 
     # When the next crossings are computed right after each alert
-    cost_next = next_crossings(ledger, LIMITS, at(5), {RULE_COST: 0})
-    uptime_next = next_crossings(ledger, LIMITS, at(24), {RULE_COST: 2, RULE_UPTIME: 0})
+    cost_next = next_crossings(ledger, LIMITS, at(5), {RULE_COST: Decimal(10)})
+    uptime_next = next_crossings(ledger, LIMITS, at(24),
+                                 {RULE_COST: Decimal(30), RULE_UPTIME: Decimal(24)})
 
     # Then the next levels are $20 at T0+10h and 48 h at T0+48h
     assert crossing(cost_next, RULE_COST) == Crossing(RULE_COST, 1, Decimal(20), at(10))
@@ -268,7 +270,43 @@ def test_without_escalation_nothing_follows_step_0() -> None:
     ledger = running_since(T0, Decimal(2))
 
     # When the next crossings are computed past both levels
-    found = next_crossings(ledger, limits, at(30), {RULE_COST: 0, RULE_UPTIME: 0})
+    found = next_crossings(ledger, limits, at(30),
+                           {RULE_COST: Decimal(10), RULE_UPTIME: Decimal(24)})
 
     # Then nothing more is scheduled
     assert found == []
+
+
+def test_raising_a_limit_after_its_alert_alerts_again_at_the_new_limit() -> None:
+    # Given a $2/h instance whose $10 cost warning was sent, and no escalation steps
+    limits = replace(LIMITS, cost_step_usd=Decimal(0))
+    ledger = running_since(T0, Decimal(2))
+    alerted = {RULE_COST: Decimal(10)}
+    # When its owner raises its limit to $100 by tag, as the alert suggests
+    raised = replace(limits, max_accumulated_usd=Decimal(100))
+
+    # Then the $100 crossing is scheduled, and due once it is reached
+    crossings = next_crossings(ledger, raised, at(6), alerted)
+    assert [c for c in crossings if c.rule == RULE_COST] == [
+        Crossing(RULE_COST, 0, Decimal(100), at(50))]
+    assert RULE_COST not in rules(due_alerts(ledger, raised, at(49), alerted))
+    [due] = [a for a in due_alerts(ledger, raised, at(50), alerted) if a.rule == RULE_COST]
+    assert (due.rule, due.level, due.threshold) == (RULE_COST, Decimal(100), Decimal(100))
+
+
+def test_a_dearer_rate_after_a_resize_alerts_again_a_cheaper_one_does_not() -> None:
+    # Given the rate warning was sent at $8/h
+    alerted = {RULE_RATE: Decimal(8)}
+    # Then a restart at $12/h warns again, and one at $6/h does not
+    assert rules(due_alerts(running_since(T0, Decimal(12)), LIMITS, at(0.1), alerted)) == {
+        RULE_RATE: 0}
+    assert rules(due_alerts(running_since(T0, Decimal(6)), LIMITS, at(0.1), alerted)) == {}
+
+
+def test_a_crossing_further_than_a_year_away_is_left_to_the_sweep() -> None:
+    # Given a tag set a limit so high that its crossing lies beyond any date Python can hold
+    limits = replace(LIMITS, max_uptime_hours=Decimal("1e12"), max_accumulated_usd=Decimal(
+        "1e12"))
+
+    # Then nothing is scheduled, rather than an overflow
+    assert next_crossings(running_since(T0, Decimal(2)), limits, at(1), NOTHING_ALERTED) == []

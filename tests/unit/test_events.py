@@ -16,6 +16,9 @@ from guardrails.events import (
 )
 from tests.events import sample
 
+# The samples date from 2015-2025; the handler reads them on a later day.
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
 Event = dict[str, Any]
 
 
@@ -37,7 +40,7 @@ def test_real_state_change_samples_parse(
     event = sample(name)
 
     # When it is parsed
-    parsed = parse_state_change(event)
+    parsed = parse_state_change(event, NOW)
 
     # Then the instance, state, region and (UTC) time are what EC2 sent
     assert parsed.detail.instance_id == instance_id
@@ -54,7 +57,7 @@ def test_the_documented_stopped_sample_parses_with_the_id_trimmed() -> None:
     assert event["detail"]["instance-id"] == " i-1234567890abcdef0"
 
     # When it is parsed
-    parsed = parse_state_change(event)
+    parsed = parse_state_change(event, NOW)
 
     # Then it is accepted, with the id stripped and the version EventBridge always sends
     assert parsed.detail.instance_id == "i-1234567890abcdef0"
@@ -68,7 +71,7 @@ def test_a_time_without_zone_is_taken_as_utc() -> None:
     event["time"] = "2021-11-11T21:29:54"
 
     # When it is parsed
-    parsed = parse_state_change(event)
+    parsed = parse_state_change(event, NOW)
 
     # Then the time is UTC, so it compares with every other time the ledger holds
     assert parsed.time == datetime(2021, 11, 11, 21, 29, 54, tzinfo=UTC)
@@ -114,7 +117,7 @@ def test_a_malformed_state_change_is_rejected_naming_the_field(
     # When it is parsed
     # Then it is rejected, and the reason names the field at fault
     with pytest.raises(EventRejected) as rejected:
-        parse_state_change(event)
+        parse_state_change(event, NOW)
     assert named in str(rejected.value)
 
 
@@ -125,7 +128,7 @@ def test_several_problems_are_all_named() -> None:
 
     # When it is parsed
     with pytest.raises(EventRejected) as rejected:
-        parse_state_change(event)
+        parse_state_change(event, NOW)
 
     # Then both are named, so one fix is enough
     assert "detail.instance-id" in str(rejected.value)
@@ -141,7 +144,7 @@ def test_something_other_than_an_object_is_rejected(wrap: Callable[[Event], obje
     # When it is parsed as a state change or a sweep request
     # Then both refuse it, saying what they got
     with pytest.raises(EventRejected, match="expected a JSON object, got"):
-        parse_state_change(event)
+        parse_state_change(event, NOW)
     with pytest.raises(EventRejected, match="expected a JSON object, got"):
         parse_sweep_request(event)
 
@@ -153,7 +156,7 @@ def test_another_ec2_event_is_not_taken_for_a_state_change() -> None:
     # When it is parsed as a state change
     # Then it is rejected, naming its detail-type
     with pytest.raises(EventRejected, match="detail-type 'EC2 Spot Instance Interruption"):
-        parse_state_change(event)
+        parse_state_change(event, NOW)
 
 
 @pytest.mark.parametrize("name", ["scheduled-event.json", "eventbridge-scheduler-invocation.json"])
@@ -219,3 +222,24 @@ def test_a_state_change_sent_to_the_sweep_is_rejected() -> None:
     # Then it is rejected instead of sweeping everything
     with pytest.raises(EventRejected, match="instance_id"):
         parse_sweep_request(event)
+
+
+@pytest.mark.parametrize("time", [12345, 1700000000.5, None])
+def test_a_time_that_is_not_iso_text_is_rejected(time: object) -> None:
+    # Given an event whose time is a number (pydantic alone would read it as epoch seconds)
+    event = sample("ec2-state-running.json")
+    event["time"] = time
+
+    # Then it is rejected, and the message says what a time must look like
+    with pytest.raises(EventRejected, match=r"time: .*ISO 8601"):
+        parse_state_change(event, NOW)
+
+
+def test_an_event_from_the_future_is_rejected() -> None:
+    # Given an event stamped an hour after the handler's clock
+    event = sample("ec2-state-running.json")
+    event["time"] = "2026-11-02T10:00:00Z"
+
+    # Then it is rejected: a future transition would pin the ledger's state
+    with pytest.raises(EventRejected, match="in the future"):
+        parse_state_change(event, NOW)

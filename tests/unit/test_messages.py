@@ -26,11 +26,11 @@ AT = datetime(2024, 5, 23, 17, 27, 19, tzinfo=UTC)
 FIGURES = Figures(uptime_hours=Decimal("26.25"), accumulated_usd=Decimal("52.5"),
                   rate_usd_per_hour=Decimal(2))
 ALERTS = {
-    RULE_RATE: DueAlert(RULE_RATE, 0, Decimal(5), Figures(Decimal("0.5"), Decimal(16),
+    RULE_RATE: DueAlert(RULE_RATE, 0, Decimal(32), Decimal(5), Figures(Decimal("0.5"), Decimal(16),
                                                           Decimal(32))),
-    RULE_UPTIME: DueAlert(RULE_UPTIME, 0, Decimal(24), FIGURES),
-    RULE_COST: DueAlert(RULE_COST, 4, Decimal(50), FIGURES),
-    RULE_PRICE_UNKNOWN: DueAlert(RULE_PRICE_UNKNOWN, 0, None,
+    RULE_UPTIME: DueAlert(RULE_UPTIME, 0, Decimal(24), Decimal(24), FIGURES),
+    RULE_COST: DueAlert(RULE_COST, 4, Decimal(50), Decimal(50), FIGURES),
+    RULE_PRICE_UNKNOWN: DueAlert(RULE_PRICE_UNKNOWN, 0, Decimal(0), None,
                                  Figures(Decimal("0.1"), None, None)),
 }
 STOP_COMMAND = f"aws ec2 stop-instances --instance-ids {IID}"
@@ -53,7 +53,7 @@ def test_the_subject_fits_sns_and_names_the_instance(rule: str) -> None:
 def test_a_huge_figure_is_cut_to_the_subject_limit_but_keeps_the_instance() -> None:
     # Given a cost alert with an absurd figure
     figures = Figures(Decimal(10), Decimal("1e80"), Decimal(1))
-    alert = DueAlert(RULE_COST, 0, Decimal(10), figures)
+    alert = DueAlert(RULE_COST, 0, Decimal(10), Decimal(10), figures)
 
     # When it is rendered
     message = render(alert, FACTS, AT)
@@ -102,7 +102,7 @@ def test_the_figures_in_the_body_are_numbers() -> None:
 @pytest.mark.parametrize(("step", "level"), [(0, "warning"), (1, "high"), (3, "high")])
 def test_a_further_step_is_more_severe(step: int, level: str) -> None:
     # Given an uptime alert at some escalation step
-    alert = DueAlert(RULE_UPTIME, step, Decimal(24 + 24 * step), FIGURES)
+    alert = DueAlert(RULE_UPTIME, step, Decimal(24 + 24 * step), Decimal(24 + 24 * step), FIGURES)
 
     # When it is rendered
     message = render(alert, FACTS, AT)
@@ -148,7 +148,7 @@ def test_the_text_states_the_figures() -> None:
 
 def test_an_unknown_cost_is_none_in_the_body_and_unknown_in_the_text() -> None:
     # Given an uptime alert on an instance whose cost is not known
-    alert = DueAlert(RULE_UPTIME, 0, Decimal(24),
+    alert = DueAlert(RULE_UPTIME, 0, Decimal(24), Decimal(24),
                      Figures(Decimal(25), accumulated_usd=None, rate_usd_per_hour=None))
 
     # When it is rendered
@@ -163,7 +163,7 @@ def test_an_unknown_cost_is_none_in_the_body_and_unknown_in_the_text() -> None:
 
 def test_an_unknown_rule_is_refused() -> None:
     # Given an alert of a rule the renderer does not know
-    alert = DueAlert("gpu-idle", 0, None, FIGURES)
+    alert = DueAlert("gpu-idle", 0, Decimal(0), None, FIGURES)
 
     # When it is rendered
     # Then it is refused rather than sent with an empty text

@@ -21,9 +21,10 @@ def schedule_name(instance_id: str, rule: str, step: int) -> str:
 
 
 def fire_time(at: datetime) -> datetime:
-    """The crossing, rounded up to the whole second, so the level is reached when it fires."""
-    whole = at.replace(microsecond=0)
-    return whole if whole == at else whole + timedelta(seconds=1)
+    """The crossing, rounded up to the whole minute. Scheduler fires somewhere within the
+    minute it is given, so an earlier minute could fire before the level is reached."""
+    whole = at.replace(second=0, microsecond=0)
+    return whole if whole == at else whole + timedelta(minutes=1)
 
 
 class AlertScheduler:

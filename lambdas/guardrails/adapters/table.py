@@ -111,47 +111,52 @@ class InstanceTable:
         return True
 
     # ---- alert deduplication ----------------------------------------------------------
-    def claim_alert(self, instance_id: str, rule: str, step: int, at: datetime,
+    def claim_alert(self, instance_id: str, rule: str, level: Decimal, at: datetime,
                     body: Mapping[str, Any]) -> bool:
-        """Record that this crossing is alerted. Only the first claimer gets True."""
+        """Record that this crossing is being alerted. Only the first claimer gets True."""
         item = {
-            PK: f"{INSTANCE_PREFIX}{instance_id}",
-            SK: f"{ALERT_SK_PREFIX}{rule}#{step}",
-            "sent_at": at.isoformat(),
-            "rule": rule,
-            "step": step,
-            "alert": dict(body),
+            **_alert_key(instance_id, rule, level),
+            "claimed_at": {"S": at.isoformat()},
+            "rule": {"S": rule},
+            "level": {"N": level_text(level)},
+            "published": {"BOOL": False},
+            "alert": _serializer.serialize(_dynamo_safe(dict(body))),
         }
         try:
-            self._ddb.put_item(
-                TableName=self.name,
-                Item={k: _serializer.serialize(_dynamo_safe(v)) for k, v in item.items()},
-                ConditionExpression=f"attribute_not_exists({PK})",
-            )
+            self._ddb.put_item(TableName=self.name, Item=item,
+                               ConditionExpression=f"attribute_not_exists({PK})")
         except ClientError as error:
             if _is_condition_failure(error):
                 return False
             raise
         return True
 
-    def release_alert(self, instance_id: str, rule: str, step: int) -> None:
-        """Undo a claim whose message could not be sent, so a retry sends it."""
-        self._ddb.delete_item(TableName=self.name, Key={
-            PK: {"S": f"{INSTANCE_PREFIX}{instance_id}"},
-            SK: {"S": f"{ALERT_SK_PREFIX}{rule}#{step}"},
-        })
+    def confirm_alert(self, instance_id: str, rule: str, level: Decimal) -> None:
+        """The message is out: from now on a concurrent evaluator may count it as sent."""
+        self._ddb.update_item(TableName=self.name, Key=_alert_key(instance_id, rule, level),
+                              UpdateExpression="SET published = :yes",
+                              ExpressionAttributeValues={":yes": {"BOOL": True}})
 
-    def mark_alerted(self, instance_id: str, rule: str, step: int) -> None:
-        """Remember the highest step sent per rule on META, so a steady sweep needs no writes."""
+    def alert_published(self, instance_id: str, rule: str, level: Decimal) -> bool:
+        answer = self._ddb.get_item(TableName=self.name, Key=_alert_key(instance_id, rule, level),
+                                    ConsistentRead=True)
+        return bool(answer.get("Item", {}).get("published", {}).get("BOOL"))
+
+    def release_alert(self, instance_id: str, rule: str, level: Decimal) -> None:
+        """Undo a claim whose message could not be sent, so a retry sends it."""
+        self._ddb.delete_item(TableName=self.name, Key=_alert_key(instance_id, rule, level))
+
+    def mark_alerted(self, instance_id: str, rule: str, level: Decimal) -> None:
+        """Remember the highest level sent per rule on META, so a steady sweep needs no writes."""
         try:
             self._ddb.update_item(
                 TableName=self.name,
                 Key=instance_key(instance_id),
-                UpdateExpression="SET #r = :k",
+                UpdateExpression="SET #r = :level",
                 ConditionExpression=f"attribute_exists({PK}) AND "
-                "(attribute_not_exists(#r) OR #r < :k)",
+                "(attribute_not_exists(#r) OR #r < :level)",
                 ExpressionAttributeNames={"#r": _alerted_attr(rule)},
-                ExpressionAttributeValues={":k": {"N": str(step)}},
+                ExpressionAttributeValues={":level": {"N": level_text(level)}},
             )
         except ClientError as error:
             if not _is_condition_failure(error):
@@ -178,6 +183,16 @@ class InstanceTable:
             TTL_ATTRIBUTE: {"N": str(int((fetched_at + ttl).timestamp()))},
         }
         self._ddb.put_item(TableName=self.name, Item=item)
+
+
+def level_text(level: Decimal) -> str:
+    """A level as DynamoDB and the alert's sort key write it: '10', not '1E+1'."""
+    return format(level.normalize(), "f")
+
+
+def _alert_key(instance_id: str, rule: str, level: Decimal) -> dict[str, Any]:
+    return {PK: {"S": f"{INSTANCE_PREFIX}{instance_id}"},
+            SK: {"S": f"{ALERT_SK_PREFIX}{rule}#{level_text(level)}"}}
 
 
 def _price_key(region: str, instance_type: str, lifecycle: str) -> dict[str, Any]:
@@ -242,7 +257,7 @@ def record_from_item(item: Mapping[str, Any]) -> InstanceRecord:
         folded_cost=None if folded_cost is None else Decimal(folded_cost),
         folded_until=_from_iso(item.get("folded_until")),
     )
-    alerted = {k[len(_ALERTED_PREFIX):].replace("_", "-"): int(v)
+    alerted = {k[len(_ALERTED_PREFIX):].replace("_", "-"): Decimal(v)
                for k, v in item.items() if k.startswith(_ALERTED_PREFIX)}
     return InstanceRecord(facts, ledger, alerted, int(item.get("version") or 0))
 

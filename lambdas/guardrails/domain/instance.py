@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from types import MappingProxyType
 
 from guardrails.domain.ledger import Ledger
@@ -31,11 +32,12 @@ class InstanceFacts:
 
 @dataclass(frozen=True)
 class InstanceRecord:
-    """The META item: facts as last described, the ledger, and the highest step alerted per rule."""
+    """The META item: facts as last described, the ledger, and the highest level alerted per
+    rule (hours, USD, or USD/h for the rate)."""
 
     facts: InstanceFacts
     ledger: Ledger = field(default_factory=Ledger)
-    alerted: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    alerted: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
     version: int = 0
 
     @property

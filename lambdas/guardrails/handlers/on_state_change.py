@@ -28,8 +28,9 @@ def services() -> Services:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    now = clock.now()
     try:
-        change = parse_state_change(event)
+        change = parse_state_change(event, now)
     except EventRejected as rejected:
         logger.warning("event rejected, nothing written", reason=str(rejected))
         metrics.add_metric(name="StateChangesRejected", unit=MetricUnit.Count, value=1)
@@ -37,7 +38,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     detail = change.detail
     logger.append_keys(instance_id=detail.instance_id, state=detail.state)
     outcome = accounting.record_transition(services(), detail.instance_id, detail.state,
-                                           change.time, clock.now())
+                                           change.time, now)
     logger.info("state change handled", status=outcome.status, reason=outcome.reason)
     metrics.add_metric(name=f"StateChanges{outcome.status.capitalize()}", unit=MetricUnit.Count,
                        value=1)

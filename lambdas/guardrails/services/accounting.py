@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aws_lambda_powertools import Logger
 
@@ -35,6 +35,9 @@ def record_transition(svc: Services, instance_id: str, state: str, at: datetime,
         record = svc.table.get_record(instance_id)
         ledger = record.ledger if record else Ledger()
         if ledger.knows(Transition(at, state)):
+            if record is not None:
+                # A retry after a failed alert or schedule: finish what the first try began.
+                after_change(svc, record, now)
             return Outcome("unchanged", "this transition is already recorded")
         facts = record.facts if record else None
         if facts is None or state in ("pending", RUNNING):
@@ -55,8 +58,10 @@ def reconcile_running(svc: Services, facts: InstanceFacts, record: InstanceRecor
     the stack, or an event was missed): open its interval at its last start."""
     started = facts.launch_time or now
     ledger = record.ledger if record else Ledger()
-    if ledger.knows(Transition(started, RUNNING)):
-        return record
+    if ledger.state_since is not None and ledger.state_since >= started:
+        # A `pending` (or a stop) recorded after LaunchTime: open just after it, or the
+        # interval would sort before it and the ledger would never read as running.
+        started = ledger.state_since + timedelta(seconds=1)
     saved = _save(svc, record, facts, ledger, _transition(svc, facts, RUNNING, started, now))
     if saved is None:
         logger.info("reconcile lost a race; the next sweep retries", instance_id=facts.instance_id)
@@ -70,7 +75,9 @@ def reconcile_running(svc: Services, facts: InstanceFacts, record: InstanceRecor
 def after_change(svc: Services, record: InstanceRecord, now: datetime) -> None:
     """Alert and schedule for a running instance; drop the schedules of any other."""
     limits, _ = thresholds.for_instance(svc.settings.thresholds, record.facts.tags)
-    if record.ledger.is_running and not limits.exempt:
+    # EC2's own word wins over a late `running` event for an instance already stopping.
+    ec2_running = record.facts.state in (None, "pending", RUNNING)
+    if record.ledger.is_running and ec2_running and not limits.exempt:
         alerting.evaluate(svc, record, now, reschedule=SCHEDULED_RULES)
     else:
         svc.scheduler.cancel(record.instance_id)

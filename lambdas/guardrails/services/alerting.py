@@ -28,19 +28,25 @@ def evaluate(svc: Services, record: InstanceRecord, now: datetime,
         logger.warning(problem, instance_id=record.instance_id)
     sent: list[DueAlert] = []
     alerted = dict(record.alerted)
+    iid = record.instance_id
     for due in due_alerts(record.ledger, limits, now, alerted):
         message = render(due, record.facts, now)
-        if svc.table.claim_alert(record.instance_id, due.rule, due.step, now, message.body):
+        if svc.table.claim_alert(iid, due.rule, due.level, now, message.body):
             try:
                 svc.notifier.publish(message)
             except Exception:
-                svc.table.release_alert(record.instance_id, due.rule, due.step)
+                svc.table.release_alert(iid, due.rule, due.level)
                 raise
+            svc.table.confirm_alert(iid, due.rule, due.level)
             sent.append(due)
-            logger.info("alert sent", instance_id=record.instance_id, rule=due.rule,
-                        step=due.step, severity=message.attributes["severity"])
-        svc.table.mark_alerted(record.instance_id, due.rule, due.step)
-        alerted[due.rule] = due.step
+            logger.info("alert sent", instance_id=iid, rule=due.rule, step=due.step,
+                        severity=message.attributes["severity"])
+        elif not svc.table.alert_published(iid, due.rule, due.level):
+            # Another evaluation claimed it and has not sent it yet (or failed and will
+            # release it): only a sent alert may count as alerted.
+            continue
+        svc.table.mark_alerted(iid, due.rule, due.level)
+        alerted[due.rule] = max(due.level, alerted.get(due.rule, due.level))
     to_schedule = {due.rule for due in sent} | set(reschedule)
     if to_schedule:
         current = replace(record, alerted=MappingProxyType(alerted))

@@ -56,6 +56,8 @@ def sweep_one(svc: Services, instance_id: str, now: datetime) -> SweepReport:
     report = SweepReport()
     facts = svc.ec2.describe(instance_id)
     record = svc.table.get_record(instance_id)
+    if facts is not None and facts.state == "pending":
+        return report  # starting: its `running` event is on the way
     if facts is None or facts.state != "running":
         # A stop we never heard of: record it, which also drops the pending schedules.
         if facts is not None and facts.state and record and record.ledger.is_running:

@@ -53,3 +53,8 @@ DEFAULT_MAX_ACCUMULATED_USD: Final = 10
 DEFAULT_MAX_HOURLY_USD: Final = 5
 DEFAULT_UPTIME_STEP_HOURS: Final = 24
 DEFAULT_COST_STEP_USD: Final = 10
+
+# Training registry items in an instance's collection.
+LOCK_SK: Final = "LOCK"
+RUN_SK_PREFIX: Final = "RUN#"
+CHECKPOINT_SK_PREFIX: Final = "CKPT#"

@@ -20,3 +20,24 @@ def sweep_rate_expression(minutes: int) -> str:
     """The EventBridge schedule expression of the periodic safety-net sweep."""
     unit = "minute" if minutes == 1 else "minutes"
     return f"rate({minutes} {unit})"
+
+API_HANDLER: Final = "guardrails.handlers.api.handler"
+
+# REST API routes as API Gateway writes them. The Powertools routes are declared from these
+# (see `resolver_path`), and the CDK stack builds its resources and methods from the same list.
+API_ROUTES: Final[dict[str, tuple[str, str]]] = {
+    "list_instances": ("GET", "/instances"),
+    "get_instance": ("GET", "/instances/{instance_id}"),
+    "start_run": ("POST", "/instances/{instance_id}/runs"),
+    "heartbeat": ("POST", "/instances/{instance_id}/runs/{run_id}/heartbeat"),
+    "record_checkpoint": ("POST", "/instances/{instance_id}/runs/{run_id}/checkpoints"),
+    "finish_run": ("POST", "/instances/{instance_id}/runs/{run_id}/finish"),
+}
+# Routes only the instance itself may call (its role session name is its instance id).
+INSTANCE_ONLY_ROUTES: Final = frozenset(
+    {"start_run", "heartbeat", "record_checkpoint", "finish_run"})
+
+
+def resolver_path(route: str) -> str:
+    """`/instances/{instance_id}` as Powertools writes it: `/instances/<instance_id>`."""
+    return API_ROUTES[route][1].replace("{", "<").replace("}", ">")

@@ -14,7 +14,8 @@ from moto import mock_aws
 
 from guardrails import constants as c
 from guardrails.adapters import clients, clock
-from guardrails.handlers import on_state_change, sweep
+from guardrails.api import context as api_context
+from guardrails.handlers import api, on_state_change, sweep
 from tests.conftest import REGION
 from tests.events import sample, state_change
 
@@ -136,6 +137,25 @@ class Guardrails:
             sweep.handler(json.loads(detail["Target"]["Input"]), LambdaContext())
             fired.append(when)
 
+    def api(self, method: str, path: str, body: Any = None, *, caller: str | None = None,
+            at: datetime | None = None) -> tuple[int, Any]:
+        """Call the REST API as API Gateway would, SigV4-authorized as `caller`: an
+        instance id (its instance-profile session) or any other session name."""
+        if at is not None:
+            self.at(at)
+        event = sample("apigw-rest-proxy-iam.json")
+        event.update(httpMethod=method, path=path, resource="/{proxy+}",
+                     pathParameters={"proxy": path.lstrip("/")}, queryStringParameters=None,
+                     multiValueQueryStringParameters=None)
+        event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
+        identity = event["requestContext"]["identity"]
+        session = caller or "ml-engineer"
+        role = "guardrails-instance" if session.startswith("i-") else "Admin"
+        identity["userArn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}"
+        event["requestContext"].update(httpMethod=method, path=f"/prod{path}")
+        answer = api.handler(event, LambdaContext("api"))
+        return answer["statusCode"], json.loads(answer["body"]) if answer["body"] else None
+
     # ---- what users see ---------------------------------------------------------------
     def alerts(self) -> list[Alert]:
         """Every alert published so far, in order."""
@@ -203,8 +223,9 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
             c.ENV_SWEEP_FUNCTION_ARN: SWEEP_ARN,
         }.items():
             monkeypatch.setenv(name, value)
-        on_state_change.services.cache_clear()
-        sweep.services.cache_clear()
+        caches = (on_state_change.services, sweep.services, api_context.store)
+        for cached in caches:
+            cached.cache_clear()
         yield Guardrails(monkeypatch, queue_url)
-        on_state_change.services.cache_clear()
-        sweep.services.cache_clear()
+        for cached in caches:
+            cached.cache_clear()

@@ -68,3 +68,9 @@ def _reason_time(reason: str) -> datetime | None:
     if not match:
         return None
     return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def set_termination_protection(instance_id: str, protected: bool) -> None:
+    """DisableApiTermination: while on, a plain TerminateInstances fails inside AWS."""
+    client("ec2").modify_instance_attribute(
+        InstanceId=instance_id, DisableApiTermination={"Value": protected})

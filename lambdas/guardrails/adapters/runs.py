@@ -1,0 +1,340 @@
+"""Runs, the instance LOCK and checkpoints in the table (one item collection per instance)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from guardrails.adapters.clients import client
+from guardrails.adapters.table import _plain, instance_key, record_from_item
+from guardrails.constants import (
+    CHECKPOINT_SK_PREFIX,
+    INSTANCE_PREFIX,
+    LOCK_SK,
+    META_SK,
+    PK,
+    RUN_SK_PREFIX,
+    SK,
+)
+from guardrails.domain.instance import InstanceRecord
+from guardrails.domain.runs import (
+    QUEUED,
+    RUNNING,
+    Checkpoint,
+    Lock,
+    LockHeld,
+    Run,
+    RunNotFound,
+    RunNotLive,
+)
+
+
+@dataclass
+class Collection:
+    """Everything the table holds about one instance, from one Query."""
+
+    instance_id: str
+    record: InstanceRecord | None = None
+    lock: Lock | None = None
+    runs: list[Run] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    protected: bool | None = None
+
+    def run(self, run_id: str) -> Run | None:
+        return next((r for r in self.runs if r.run_id == run_id), None)
+
+
+def _pk(instance_id: str) -> dict[str, str]:
+    return {"S": f"{INSTANCE_PREFIX}{instance_id}"}
+
+
+def run_key(instance_id: str, run_id: str) -> dict[str, Any]:
+    return {PK: _pk(instance_id), SK: {"S": f"{RUN_SK_PREFIX}{run_id}"}}
+
+
+def lock_key(instance_id: str) -> dict[str, Any]:
+    return {PK: _pk(instance_id), SK: {"S": LOCK_SK}}
+
+
+def checkpoint_key(instance_id: str, run_id: str, epoch: int) -> dict[str, Any]:
+    return {PK: _pk(instance_id), SK: {"S": f"{CHECKPOINT_SK_PREFIX}{run_id}#{epoch:06d}"}}
+
+
+class RunStore:
+    def __init__(self, table_name: str) -> None:
+        self.name = table_name
+
+    @property
+    def _ddb(self) -> Any:
+        return client("dynamodb")
+
+    # ---- reads ------------------------------------------------------------------------
+    def collection(self, instance_id: str) -> Collection:
+        found = Collection(instance_id)
+        pages = self._ddb.get_paginator("query").paginate(
+            TableName=self.name, ConsistentRead=True,
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": PK},
+            ExpressionAttributeValues={":pk": _pk(instance_id)})
+        for page in pages:
+            for raw in page.get("Items", []):
+                _add(found, _plain(raw))
+        return found
+
+    def tracked_instances(self) -> Iterator[Collection]:
+        """META and LOCK of every instance the table knows (one Scan, paginated)."""
+        by_id: dict[str, Collection] = {}
+        pages = self._ddb.get_paginator("scan").paginate(
+            TableName=self.name,
+            FilterExpression="#sk IN (:meta, :lock)",
+            ExpressionAttributeNames={"#sk": SK},
+            ExpressionAttributeValues={":meta": {"S": META_SK}, ":lock": {"S": LOCK_SK}})
+        for page in pages:
+            for raw in page.get("Items", []):
+                item = _plain(raw)
+                iid = str(item[PK])[len(INSTANCE_PREFIX):]
+                _add(by_id.setdefault(iid, Collection(iid)), item)
+        yield from by_id.values()
+
+    def runs_by_id(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Run]:
+        found: dict[tuple[str, str], Run] = {}
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.name: {
+                "Keys": [run_key(i, r) for i, r in keys[start:start + 100]]}}
+            while request:
+                answer = self._ddb.batch_get_item(RequestItems=request)
+                for raw in answer.get("Responses", {}).get(self.name, []):
+                    run = _run(_plain(raw))
+                    found[(run.instance_id, run.run_id)] = run
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    # ---- writes -----------------------------------------------------------------------
+    def start(self, run: Run) -> None:
+        """Take the LOCK and record the run, atomically. LockHeld if a run is live."""
+        try:
+            self._ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.name, "Item": _lock_item(run),
+                         "ConditionExpression": f"attribute_not_exists({PK})"}},
+                {"Put": {"TableName": self.name, "Item": _run_item(run),
+                         "ConditionExpression": f"attribute_not_exists({PK})"}},
+            ])
+        except ClientError as error:
+            if _cancelled(error):
+                raise LockHeld(run.instance_id, self.lock(run.instance_id)) from error
+            raise
+
+    def enqueue(self, run: Run) -> None:
+        self._ddb.put_item(TableName=self.name, Item=_run_item(run),
+                           ConditionExpression=f"attribute_not_exists({PK})")
+
+    def lock(self, instance_id: str) -> Lock | None:
+        answer = self._ddb.get_item(TableName=self.name, Key=lock_key(instance_id),
+                                    ConsistentRead=True)
+        item = answer.get("Item")
+        return _lock(_plain(item)) if item else None
+
+    def heartbeat(self, instance_id: str, run_id: str, epoch: int, step: int,
+                  metrics: Mapping[str, float], at: datetime) -> None:
+        try:
+            self._ddb.update_item(
+                TableName=self.name, Key=run_key(instance_id, run_id),
+                UpdateExpression="SET #hb = :at, #epoch = :epoch, #step = :step, "
+                                 "#metrics = :metrics",
+                ConditionExpression="#status = :running",
+                # Several of these names are DynamoDB reserved words.
+                ExpressionAttributeNames={"#status": "status", "#hb": "heartbeat_at",
+                                          "#epoch": "epoch", "#step": "step",
+                                          "#metrics": "metrics"},
+                ExpressionAttributeValues={
+                    ":at": {"S": at.isoformat()}, ":epoch": {"N": str(epoch)},
+                    ":step": {"N": str(step)}, ":running": {"S": RUNNING},
+                    ":metrics": {"M": {k: {"N": _number(v)} for k, v in metrics.items()}},
+                })
+        except ClientError as error:
+            if _condition_failed(error):
+                raise self._not_live(instance_id, run_id) from error
+            raise
+
+    def put_checkpoint(self, ckpt: Checkpoint) -> None:
+        """Record a checkpoint of a run that exists; again with its s3_uri once uploaded."""
+        item: dict[str, Any] = {
+            **checkpoint_key(ckpt.instance_id, ckpt.run_id, ckpt.epoch),
+            "run_id": {"S": ckpt.run_id}, "epoch": {"N": str(ckpt.epoch)},
+            "path": {"S": ckpt.path}, "size_bytes": {"N": str(ckpt.size_bytes)},
+            "sha256": {"S": ckpt.sha256}, "recorded_at": {"S": ckpt.recorded_at.isoformat()},
+        }
+        if ckpt.s3_uri:
+            item["s3_uri"] = {"S": ckpt.s3_uri}
+        try:
+            self._ddb.transact_write_items(TransactItems=[
+                {"ConditionCheck": {"TableName": self.name,
+                                    "Key": run_key(ckpt.instance_id, ckpt.run_id),
+                                    "ConditionExpression": f"attribute_exists({PK})"}},
+                {"Put": {"TableName": self.name, "Item": item}},
+            ])
+        except ClientError as error:
+            if _cancelled(error):
+                raise RunNotFound(f"run {ckpt.run_id} is not registered on "
+                                  f"{ckpt.instance_id}", "start the run first") from error
+            raise
+
+    def finish(self, instance_id: str, run_id: str, status: str, at: datetime) -> None:
+        """End a live run and release the LOCK together; a queued run is just withdrawn."""
+        update = {"TableName": self.name, "Key": run_key(instance_id, run_id),
+                  "UpdateExpression": "SET #status = :status, #ended = :at",
+                  "ConditionExpression": "#status = :was",
+                  "ExpressionAttributeNames": {"#status": "status", "#ended": "ended_at"}}
+        values = {":status": {"S": status}, ":at": {"S": at.isoformat()}}
+        try:
+            self._ddb.transact_write_items(TransactItems=[
+                {"Update": {**update, "ExpressionAttributeValues": {
+                    **values, ":was": {"S": RUNNING}}}},
+                {"Delete": {"TableName": self.name, "Key": lock_key(instance_id),
+                            "ConditionExpression": "#run = :run",
+                            "ExpressionAttributeNames": {"#run": "run_id"},
+                            "ExpressionAttributeValues": {":run": {"S": run_id}}}},
+            ])
+            return
+        except ClientError as error:
+            if not _cancelled(error):
+                raise
+        try:
+            self._ddb.update_item(**update, ExpressionAttributeValues={
+                **values, ":was": {"S": QUEUED}})
+        except ClientError as error:
+            if _condition_failed(error):
+                raise self._not_live(instance_id, run_id) from error
+            raise
+
+    def promote(self, run: Run, at: datetime) -> bool:
+        """Give the free LOCK to a queued run. False if someone else took it first."""
+        lock = replace(run, status=RUNNING, started_at=at)
+        try:
+            self._ddb.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self.name, "Item": _lock_item(lock),
+                         "ConditionExpression": f"attribute_not_exists({PK})"}},
+                {"Update": {"TableName": self.name, "Key": run_key(run.instance_id, run.run_id),
+                            "UpdateExpression": "SET #status = :running, #started = :at",
+                            "ConditionExpression": "#status = :queued",
+                            "ExpressionAttributeNames": {"#status": "status",
+                                                         "#started": "started_at"},
+                            "ExpressionAttributeValues": {
+                                ":running": {"S": RUNNING}, ":queued": {"S": QUEUED},
+                                ":at": {"S": at.isoformat()}}}},
+            ])
+        except ClientError as error:
+            if _cancelled(error):
+                return False
+            raise
+        return True
+
+    def set_protected(self, instance_id: str, protected: bool) -> None:
+        """Remember the protection flag on META (only if the instance is tracked)."""
+        try:
+            self._ddb.update_item(
+                TableName=self.name, Key=instance_key(instance_id),
+                UpdateExpression="SET #p = :p", ConditionExpression=f"attribute_exists({PK})",
+                ExpressionAttributeNames={"#p": "protected"},
+                ExpressionAttributeValues={":p": {"BOOL": protected}})
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def _not_live(self, instance_id: str, run_id: str) -> Exception:
+        answer = self._ddb.get_item(TableName=self.name, Key=run_key(instance_id, run_id),
+                                    ConsistentRead=True)
+        if "Item" not in answer:
+            return RunNotFound(f"run {run_id} is not registered on {instance_id}",
+                               "start the run first (POST /instances/{id}/runs)")
+        status = _plain(answer["Item"]).get("status")
+        return RunNotLive(f"run {run_id} on {instance_id} is {status}, not running",
+                          "a stale or finished run cannot be updated; start a new run")
+
+
+# ---- items <-> domain ---------------------------------------------------------------------
+def _add(found: Collection, item: Mapping[str, Any]) -> None:
+    sk = str(item[SK])
+    if sk == META_SK:
+        found.record = record_from_item(item)
+        found.protected = item.get("protected")
+    elif sk == LOCK_SK:
+        found.lock = _lock(item)
+    elif sk.startswith(RUN_SK_PREFIX):
+        found.runs.append(_run(item))
+    elif sk.startswith(CHECKPOINT_SK_PREFIX):
+        found.checkpoints.append(_checkpoint(found.instance_id, item))
+
+
+def _lock_item(run: Run) -> dict[str, Any]:
+    return {**lock_key(run.instance_id), "run_id": {"S": run.run_id},
+            "pid": {"N": str(run.pid)},
+            "acquired_at": {"S": (run.started_at or run.created_at).isoformat()}}
+
+
+def _run_item(run: Run) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **run_key(run.instance_id, run.run_id),
+        "instance_id": {"S": run.instance_id}, "run_id": {"S": run.run_id},
+        "pid": {"N": str(run.pid)}, "command": {"S": run.command},
+        "status": {"S": run.status}, "created_at": {"S": run.created_at.isoformat()},
+        "total_epochs": {"N": str(run.total_epochs)},
+        "checkpoint_interval": {"N": str(run.checkpoint_interval)},
+        "epoch": {"N": str(run.epoch)}, "step": {"N": str(run.step)},
+    }
+    if run.started_at:
+        item["started_at"] = {"S": run.started_at.isoformat()}
+    return item
+
+
+def _lock(item: Mapping[str, Any]) -> Lock:
+    return Lock(str(item["run_id"]), int(item["pid"]),
+                datetime.fromisoformat(str(item["acquired_at"])))
+
+
+def _run(item: Mapping[str, Any]) -> Run:
+    def when(name: str) -> datetime | None:
+        value = item.get(name)
+        return datetime.fromisoformat(str(value)) if value else None
+
+    return Run(
+        instance_id=str(item["instance_id"]), run_id=str(item["run_id"]), pid=int(item["pid"]),
+        command=str(item["command"]), status=str(item["status"]),
+        created_at=datetime.fromisoformat(str(item["created_at"])),
+        total_epochs=int(item["total_epochs"]),
+        checkpoint_interval=int(item.get("checkpoint_interval") or 1),
+        started_at=when("started_at"), heartbeat_at=when("heartbeat_at"),
+        epoch=int(item.get("epoch") or 0), step=int(item.get("step") or 0),
+        metrics={k: float(v) for k, v in (item.get("metrics") or {}).items()},
+        ended_at=when("ended_at"),
+    )
+
+
+def _checkpoint(instance_id: str, item: Mapping[str, Any]) -> Checkpoint:
+    return Checkpoint(
+        instance_id=instance_id, run_id=str(item["run_id"]), epoch=int(item["epoch"]),
+        path=str(item["path"]), size_bytes=int(item["size_bytes"]), sha256=str(item["sha256"]),
+        recorded_at=datetime.fromisoformat(str(item["recorded_at"])),
+        s3_uri=str(item["s3_uri"]) if item.get("s3_uri") else None,
+    )
+
+
+def _number(value: float) -> str:
+    # DynamoDB numbers stop at 1E-130; a metric that small is zero for any reader.
+    if abs(value) < 1e-100:
+        return "0"
+    return format(Decimal(repr(float(value))).normalize(), "f")
+
+
+def _cancelled(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code")
+    return code in ("TransactionCanceledException", "ConditionalCheckFailedException")
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

@@ -1,0 +1,1 @@
+"""The REST API: Powertools resolver, routes, models and the error mapping."""

@@ -9,7 +9,7 @@ CDK := CDK_DISABLE_CLI_TELEMETRY=true node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install test lint synth deploy bench clean
+.PHONY: help install test lint synth deploy bench openapi clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ deploy: install ## deploy to the account of your AWS credentials (see README: De
 
 bench: $(VENV)/.installed ## sweep at 1,000 instances on moto, printed as ratios
 	$(BIN)/python bench/sweep.py
+
+openapi: $(VENV)/.installed ## regenerate docs/openapi.json from the API code
+	$(BIN)/python scripts/openapi.py
 
 clean: ## remove build output (keeps .venv and node_modules)
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

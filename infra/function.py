@@ -42,12 +42,14 @@ class FunctionOptions:
 
 
 class GuardedFunction(Construct):
-    """An asynchronously invoked function that never fails silently."""
+    """A function that never fails silently: its own role and log group, an error alarm to
+    the alerts topic, and for asynchronous invokes a dead-letter queue."""
 
     def __init__(self, scope: Construct, construct_id: str, *, handler: str,
                  description: str, options: FunctionOptions,
                  timeout: Duration | None = None, memory_size: int = 256,
-                 environment: dict[str, str] | None = None) -> None:
+                 environment: dict[str, str] | None = None,
+                 asynchronous: bool = True) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_MONTH)
         # No managed policy: the role gets exactly what the owner grants, plus its log group.
@@ -56,14 +58,17 @@ class GuardedFunction(Construct):
             description=f"{construct_id}: least privilege for {handler}",
         )
         self.log_group.grant_write(self.role)
-        self.dead_letters = sqs.Queue(
-            self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True, retention_period=Duration.days(14),
-        )
-        Validations.of(self.dead_letters).acknowledge(Ack(
-            id="AwsSolutions-SQS3",
-            reason="This queue is itself the dead-letter queue of the function's async invokes.",
-        ))
+        self.dead_letters: sqs.Queue | None = None
+        if asynchronous:
+            self.dead_letters = sqs.Queue(
+                self, "DeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True, retention_period=Duration.days(14),
+            )
+            Validations.of(self.dead_letters).acknowledge(Ack(
+                id="AwsSolutions-SQS3",
+                reason="This queue is itself the dead-letter queue of the function's async "
+                       "invokes.",
+            ))
         self.function = lambda_.Function(
             self, "Function",
             runtime=RUNTIME, architecture=ARCHITECTURE, handler=handler, code=options.code,
@@ -76,13 +81,15 @@ class GuardedFunction(Construct):
                 **options.environment,
                 **(environment or {}),
             },
-            dead_letter_queue=self.dead_letters, retry_attempts=2,
-            max_event_age=Duration.hours(6),
+            dead_letter_queue=self.dead_letters,
+            retry_attempts=2 if asynchronous else None,
+            max_event_age=Duration.hours(6) if asynchronous else None,
         )
         self.errors = cloudwatch.Alarm(
             self, "Errors",
-            alarm_description=f"{construct_id} failed: see its log group; failed events wait "
-                              "in its dead-letter queue",
+            alarm_description=f"{construct_id} failed: see its log group"
+                              + ("; failed events wait in its dead-letter queue"
+                                 if asynchronous else ""),
             metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
             threshold=1, evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

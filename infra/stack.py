@@ -10,6 +10,7 @@ from constructs import Construct
 
 from guardrails import constants as c
 from infra.alerts import AlertsTopic
+from infra.api import RegistryApi
 from infra.config import GuardrailsConfig
 from infra.function import (
     ASSET_EXCLUDE,
@@ -24,6 +25,9 @@ from infra.state_changes import StateChanges
 from infra.sweep import Sweep
 from infra.table import GuardrailsTable
 
+REGISTRY_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                          "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem",
+                          "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem"]
 TABLE_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                       "dynamodb:DeleteItem"]
 # None of these supports resource-level permissions (Service Authorization Reference).
@@ -57,8 +61,21 @@ class GuardrailsStack(Stack):
         self.schedules.allow_invoke(self.sweep.guarded.function)
         self._grant_cost_guardrails(self.sweep.guarded, batch_reads=True)
         self._grant_cost_guardrails(self.state_changes.guarded, batch_reads=False)
+        self.registry = RegistryApi(self, "Registry", options=options)
+        self._grant_registry(self.registry.guarded)
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
+        CfnOutput(self, "ApiUrl", value=self.registry.api.url,
+                  description="GUARDRAILS_API for guardctl and the training agent")
+
+    def _grant_registry(self, fn: GuardedFunction) -> None:
+        fn.allow(REGISTRY_TABLE_ACTIONS, [self.table.table_arn])
+        instances = self.format_arn(service="ec2", resource="instance", resource_name="*")
+        fn.allow(["ec2:ModifyInstanceAttribute"], [instances])
+        acknowledge_wildcard_resource(
+            fn.role, instances,
+            reason="Any instance of the account may run training; the API only lets an "
+                   "instance change its own protection (its role session must be its id).")
 
     def _grant_cost_guardrails(self, fn: GuardedFunction, *, batch_reads: bool) -> None:
         actions = TABLE_ITEM_ACTIONS + (["dynamodb:BatchGetItem"] if batch_reads else [])

@@ -10,7 +10,13 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from guardrails import constants as c
-from guardrails.routing import ON_STATE_CHANGE_HANDLER, STATE_CHANGE_PATTERN, SWEEP_HANDLER
+from guardrails.routing import (
+    API_HANDLER,
+    API_ROUTES,
+    ON_STATE_CHANGE_HANDLER,
+    STATE_CHANGE_PATTERN,
+    SWEEP_HANDLER,
+)
 from infra.config import ConfigError
 from tests.infra.conftest import acknowledgements, synth
 
@@ -106,14 +112,17 @@ def test_thresholds_reach_the_functions(tmp_path: Path) -> None:
         assert env[c.ENV_MAX_ACCUMULATED_USD] == "10"
 
 
-def test_every_async_function_has_a_dlq_and_an_error_alarm(template: Template) -> None:
+def test_every_async_function_has_a_dlq_and_every_function_an_error_alarm(
+    template: Template,
+) -> None:
     functions = resources(template, "AWS::Lambda::Function")
     assert {f["Properties"]["Handler"] for f in functions.values()} == {
-        ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER}
+        ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER, API_HANDLER}
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     alarmed = {d["Value"]["Ref"] for a in alarms for d in a["Properties"]["Dimensions"]}
     for logical_id, fn in functions.items():
-        assert "TargetArn" in fn["Properties"]["DeadLetterConfig"]
+        if fn["Properties"]["Handler"] != API_HANDLER:  # the API is invoked synchronously
+            assert "TargetArn" in fn["Properties"]["DeadLetterConfig"]
         assert fn["Properties"]["Runtime"].startswith("python3.1")
         assert logical_id in alarmed
         assert any("AWSLambdaPowertoolsPythonV3" in json.dumps(layer)
@@ -124,8 +133,9 @@ def test_each_function_has_its_own_role(template: Template) -> None:
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0]
              for f in resources(template, "AWS::Lambda::Function").values()]
     assert len(set(roles)) == len(roles)
-    for role in resources(template, "AWS::IAM::Role").values():
-        assert "ManagedPolicyArns" not in role["Properties"]
+    all_roles = resources(template, "AWS::IAM::Role")
+    for role in roles:
+        assert "ManagedPolicyArns" not in all_roles[role]["Properties"]
 
 
 def test_no_iam_statement_grants_wildcard_actions(template: Template) -> None:
@@ -161,3 +171,32 @@ def test_cdk_nag_aws_solutions_is_clean_and_every_acknowledgement_has_a_reason(
     assert found, "expected the documented acknowledgements"
     for where, reason in found.items():
         assert len(reason) > 30, f"{where}: acknowledged without a real reason"
+
+
+def test_the_api_has_exactly_the_routes_of_routing_all_iam_authorized(
+    template: Template,
+) -> None:
+    resources_by_id = resources(template, "AWS::ApiGateway::Resource")
+
+    def path_of(ref: Any) -> str:
+        if "Fn::GetAtt" in ref:  # the root resource
+            return ""
+        node = resources_by_id[ref["Ref"]]["Properties"]
+        return f"{path_of(node['ParentId'])}/{node['PathPart']}"
+
+    methods = resources(template, "AWS::ApiGateway::Method").values()
+    found = {(m["Properties"]["HttpMethod"], path_of(m["Properties"]["ResourceId"]))
+             for m in methods}
+    assert found == set(API_ROUTES.values())
+    for method in methods:
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
+        assert "RequestValidatorId" in method["Properties"]
+
+
+def test_the_api_stage_logs_access_and_throttles(template: Template) -> None:
+    template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+        "MethodSettings": Match.array_with([Match.object_like({
+            "ThrottlingRateLimit": Match.any_value(), "ThrottlingBurstLimit": Match.any_value(),
+            "LoggingLevel": "ERROR"})]),
+    })

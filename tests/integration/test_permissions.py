@@ -12,13 +12,21 @@ import pytest
 from botocore.stub import Stubber
 
 from guardrails.adapters import clients
-from guardrails.handlers import on_state_change, sweep
-from guardrails.routing import ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER
+from guardrails.handlers import api, on_state_change, sweep
+from guardrails.routing import API_HANDLER, ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER
 from tests.infra.conftest import synth
 from tests.integration.conftest import Guardrails
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SERVICES = ("ec2", "dynamodb", "sns", "scheduler", "pricing")
+
+
+# API operations that IAM authorizes through other actions: a transaction needs the action of
+# each item it writes or checks.
+IAM_ACTIONS_OF = {
+    "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem",
+                                    "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+}
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -61,6 +69,7 @@ def test_every_call_a_handler_makes_is_in_its_role(
     monkeypatch.setattr(on_state_change, "handler",
                         tracked(ON_STATE_CHANGE_HANDLER, on_state_change.handler))
     monkeypatch.setattr(sweep, "handler", tracked(SWEEP_HANDLER, sweep.handler))
+    monkeypatch.setattr(api, "handler", tracked(API_HANDLER, api.handler))
     import boto3
 
     pricing_api = boto3.client("pricing", region_name="us-east-1")
@@ -83,16 +92,34 @@ def test_every_call_a_handler_makes_is_in_its_role(
     g.stop_in_ec2(p4d)
     g.state_change(p4d, "stopping", T0 + timedelta(hours=3))
     g.fire_schedules(until=T0 + timedelta(hours=30))
+    # The registry: start, queue, heartbeat, checkpoint, finish (promotes), and the reads
+    trainer = g.launch("g5.xlarge")
+    g.state_change(trainer, "running", T0)
+    body = {"pid": 7, "command": "train", "total_epochs": 2}
+    _, live = g.api("POST", f"/instances/{trainer}/runs", body, caller=trainer, at=T0)
+    g.api("POST", f"/instances/{trainer}/runs", {**body, "queue": True}, caller=trainer)
+    run = live["run"]["run_id"]
+    g.api("POST", f"/instances/{trainer}/runs/{run}/heartbeat",
+          {"epoch": 1, "step": 1, "total": 2}, caller=trainer)
+    g.api("POST", f"/instances/{trainer}/runs/{run}/checkpoints",
+          {"path": "/c", "epoch": 1, "bytes": 1, "sha256": "a" * 64}, caller=trainer)
+    g.api("POST", f"/instances/{trainer}/runs/{run}/finish", {"status": "finished"},
+          caller=trainer)
+    g.api("GET", "/instances")
+    g.api("GET", f"/instances/{trainer}")
 
     template = synth(tmp_path)[1].to_json()
-    for handler in (ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER):
+    for handler in (ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER, API_HANDLER):
         assert made[handler], f"the scenario never ran {handler}"
-        missing = made[handler] - allowed_actions(template, handler)
+        needed = set().union(*(IAM_ACTIONS_OF.get(a, {a}) for a in made[handler]))
+        missing = needed - allowed_actions(template, handler)
         assert not missing, f"{handler} calls what its role does not allow: {sorted(missing)}"
     # And the scenario reached the calls that matter most
     everything = set().union(*made.values())
     for needed in ("scheduler:CreateSchedule", "scheduler:ListSchedules",
                    "scheduler:DeleteSchedule", "sns:Publish", "dynamodb:BatchGetItem",
-                   "pricing:GetProducts", "ec2:DescribeSpotPriceHistory"):
+                   "pricing:GetProducts", "ec2:DescribeSpotPriceHistory",
+                   "dynamodb:TransactWriteItems", "ec2:ModifyInstanceAttribute",
+                   "dynamodb:Scan", "dynamodb:Query"):
         assert needed in everything
     assert all(re.fullmatch(r"[a-z0-9]+:[A-Za-z]+", a) for a in everything)

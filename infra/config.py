@@ -30,6 +30,8 @@ class GuardrailsConfig(BaseModel):
     slack_workspace_id: str | None = None
     slack_channel_id: str | None = None
     powertools_layer_version: int = Field(default=POWERTOOLS_LAYER_VERSION, ge=1)
+    heartbeat_timeout_minutes: int = Field(default=c.DEFAULT_HEARTBEAT_TIMEOUT_MINUTES, ge=1,
+                                           le=24 * 60)
 
     @field_validator("alert_emails", mode="before")
     @classmethod
@@ -63,6 +65,7 @@ class GuardrailsConfig(BaseModel):
             c.ENV_MAX_HOURLY_USD: str(self.max_hourly_usd),
             c.ENV_UPTIME_STEP_HOURS: str(self.uptime_step_hours),
             c.ENV_COST_STEP_USD: str(self.cost_step_usd),
+            c.ENV_HEARTBEAT_TIMEOUT_MINUTES: str(self.heartbeat_timeout_minutes),
         }
 
 

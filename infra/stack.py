@@ -25,6 +25,7 @@ from infra.state_changes import StateChanges
 from infra.sweep import Sweep
 from infra.table import GuardrailsTable
 
+SSM_UNSCOPED = ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation"]
 REGISTRY_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                           "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem",
                           "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem"]
@@ -63,13 +64,24 @@ class GuardrailsStack(Stack):
         self._grant_cost_guardrails(self.state_changes.guarded, batch_reads=False)
         self.registry = RegistryApi(self, "Registry", options=options)
         self._grant_registry(self.registry.guarded)
+        # The sweep also releases stale runs: the registry's writes, plus the SSM live check.
+        self._grant_registry(self.sweep.guarded)
+        self._grant_ssm_check(self.sweep.guarded)
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
         CfnOutput(self, "ApiUrl", value=self.registry.api.url,
                   description="GUARDRAILS_API for guardctl and the training agent")
 
+    def _grant_ssm_check(self, fn: GuardedFunction) -> None:
+        document = self.format_arn(service="ssm", account="", resource="document",
+                                   resource_name="AWS-RunShellScript")
+        instances = self.format_arn(service="ec2", resource="instance", resource_name="*")
+        fn.allow(["ssm:SendCommand"], [document, instances])
+        fn.allow(SSM_UNSCOPED, ["*"])
+
     def _grant_registry(self, fn: GuardedFunction) -> None:
         fn.allow(REGISTRY_TABLE_ACTIONS, [self.table.table_arn])
+        fn.allow(["dynamodb:Query"], [f"{self.table.table_arn}/index/{c.LIVE_INDEX}"])
         instances = self.format_arn(service="ec2", resource="instance", resource_name="*")
         fn.allow(["ec2:ModifyInstanceAttribute"], [instances])
         acknowledge_wildcard_resource(
@@ -85,5 +97,5 @@ class GuardrailsStack(Stack):
         self.schedules.grant_manage(fn.role)
         acknowledge_wildcard_resource(
             fn.role, "*",
-            reason=f"{', '.join(UNSCOPED_ACTIONS)} do not support resource-level "
-                   "permissions (Service Authorization Reference); they only read.")
+            reason=f"{', '.join(UNSCOPED_ACTIONS + SSM_UNSCOPED)} do not support "
+                   "resource-level permissions (Service Authorization Reference); they read.")

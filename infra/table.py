@@ -23,4 +23,12 @@ class GuardrailsTable(Construct):
             time_to_live_attribute=c.TTL_ATTRIBUTE,
             # The table holds the audit trail and the accounting: keep it if the stack goes.
             removal_policy=RemovalPolicy.RETAIN,
+            # Sparse: only LOCK items carry `live`, so the sweep finds stale runs in one Query.
+            global_secondary_indexes=[dynamodb.GlobalSecondaryIndexPropsV2(
+                index_name=c.LIVE_INDEX,
+                partition_key=dynamodb.Attribute(name=c.LIVE_INDEX_PK,
+                                                 type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=c.LIVE_INDEX_SK,
+                                            type=dynamodb.AttributeType.STRING),
+            )],
         )

@@ -58,3 +58,12 @@ DEFAULT_COST_STEP_USD: Final = 10
 LOCK_SK: Final = "LOCK"
 RUN_SK_PREFIX: Final = "RUN#"
 CHECKPOINT_SK_PREFIX: Final = "CKPT#"
+
+# Live runs: a sparse index over LOCK items, sorted by their last heartbeat.
+LIVE_INDEX: Final = "live-runs"
+LIVE_INDEX_PK: Final = "live"
+LIVE_INDEX_SK: Final = "heartbeat_at"
+LIVE_INDEX_VALUE: Final = "LOCK"
+RULE_STALE_RUN: Final = "stale-run"
+ENV_HEARTBEAT_TIMEOUT_MINUTES: Final = "HEARTBEAT_TIMEOUT_MINUTES"
+DEFAULT_HEARTBEAT_TIMEOUT_MINUTES: Final = 10

@@ -32,6 +32,10 @@ class Settings(BaseModel):
     cost_step_usd: Decimal = Field(
         default=Decimal(c.DEFAULT_COST_STEP_USD), alias=c.ENV_COST_STEP_USD, ge=0)
 
+    heartbeat_timeout_minutes: int = Field(
+        default=c.DEFAULT_HEARTBEAT_TIMEOUT_MINUTES, alias=c.ENV_HEARTBEAT_TIMEOUT_MINUTES,
+        ge=1, le=24 * 60)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         return cls.model_validate(dict(os.environ if env is None else env))

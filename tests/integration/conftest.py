@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from guardrails import constants as c
 from guardrails.adapters import clients, clock
+from guardrails.adapters.schema import create_table_request
 from guardrails.api import context as api_context
 from guardrails.handlers import api, on_state_change, sweep
 from tests.conftest import REGION
@@ -47,6 +48,14 @@ class PricingUnavailable:
         raise EndpointConnectionError(endpoint_url="https://api.pricing.us-east-1.amazonaws.com")
 
 
+class NoManagedInstances:
+    """SSM as a port: no instance has the SSM agent online (moto does not implement
+    DescribeInstanceInformation)."""
+
+    def describe_instance_information(self, **_: Any) -> dict[str, Any]:
+        return {"InstanceInformationList": []}
+
+
 @dataclass(frozen=True)
 class Alert:
     subject: str
@@ -71,6 +80,7 @@ class Guardrails:
         self._alerts: list[Alert] = []
         self.pricing = PricingUnavailable()
         clients.override("pricing", self.pricing)
+        clients.override("ssm", NoManagedInstances())
 
     # ---- the world --------------------------------------------------------------------
     def launch(self, instance_type: str = "p4d.24xlarge", tags: dict[str, str] | None = None,
@@ -193,14 +203,7 @@ TABLE = "guardrails-test"
 
 
 def create_table(ddb: Any, name: str) -> None:
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": c.PK, "KeyType": "HASH"},
-                   {"AttributeName": c.SK, "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": c.PK, "AttributeType": "S"},
-                              {"AttributeName": c.SK, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    ddb.create_table(**create_table_request(name))
 
 
 @pytest.fixture
@@ -223,7 +226,7 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
             c.ENV_SWEEP_FUNCTION_ARN: SWEEP_ARN,
         }.items():
             monkeypatch.setenv(name, value)
-        caches = (on_state_change.services, sweep.services, api_context.store)
+        caches = (on_state_change.services, sweep.services, sweep.run_store, api_context.store)
         for cached in caches:
             cached.cache_clear()
         yield Guardrails(monkeypatch, queue_url)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from guardrails.adapters import clients
@@ -18,7 +19,7 @@ from tests.infra.conftest import synth
 from tests.integration.conftest import Guardrails
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-SERVICES = ("ec2", "dynamodb", "sns", "scheduler", "pricing")
+SERVICES = ("ec2", "dynamodb", "sns", "scheduler", "pricing", "ssm")
 
 
 # API operations that IAM authorizes through other actions: a transaction needs the action of
@@ -78,6 +79,12 @@ def test_every_call_a_handler_makes_is_in_its_role(
     stubber.add_client_error("get_products", "ThrottlingException")
     stubber.activate()
     clients.override("pricing", pricing_api)
+    # SSM with no managed instance (moto does not implement DescribeInstanceInformation)
+    ssm_api = boto3.client("ssm", region_name="us-east-1")
+    ssm_api.meta.events.register(
+        "before-call.ssm.DescribeInstanceInformation",
+        lambda **_: (AWSResponse("", 200, {}, None), {"InstanceInformationList": []}))
+    clients.override("ssm", ssm_api)
     for service in SERVICES:
         clients.client(service).meta.events.register("before-parameter-build", record)
 
@@ -107,6 +114,10 @@ def test_every_call_a_handler_makes_is_in_its_role(
           caller=trainer)
     g.api("GET", "/instances")
     g.api("GET", f"/instances/{trainer}")
+    # A run that goes silent is released by the sweep
+    g.api("POST", f"/instances/{trainer}/runs", body, caller=trainer, at=T0 + timedelta(
+        hours=40))
+    g.run_sweep(T0 + timedelta(hours=41))
 
     template = synth(tmp_path)[1].to_json()
     for handler in (ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER, API_HANDLER):
@@ -120,6 +131,6 @@ def test_every_call_a_handler_makes_is_in_its_role(
                    "scheduler:DeleteSchedule", "sns:Publish", "dynamodb:BatchGetItem",
                    "pricing:GetProducts", "ec2:DescribeSpotPriceHistory",
                    "dynamodb:TransactWriteItems", "ec2:ModifyInstanceAttribute",
-                   "dynamodb:Scan", "dynamodb:Query"):
+                   "dynamodb:Scan", "dynamodb:Query", "ssm:DescribeInstanceInformation"):
         assert needed in everything
     assert all(re.fullmatch(r"[a-z0-9]+:[A-Za-z]+", a) for a in everything)

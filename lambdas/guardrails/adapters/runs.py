@@ -13,8 +13,13 @@ from botocore.exceptions import ClientError
 from guardrails.adapters.clients import client
 from guardrails.adapters.table import _plain, instance_key, record_from_item
 from guardrails.constants import (
+    ALERT_SK_PREFIX,
     CHECKPOINT_SK_PREFIX,
     INSTANCE_PREFIX,
+    LIVE_INDEX,
+    LIVE_INDEX_PK,
+    LIVE_INDEX_SK,
+    LIVE_INDEX_VALUE,
     LOCK_SK,
     META_SK,
     PK,
@@ -25,6 +30,7 @@ from guardrails.domain.instance import InstanceRecord
 from guardrails.domain.runs import (
     QUEUED,
     RUNNING,
+    STALE,
     Checkpoint,
     Lock,
     LockHeld,
@@ -141,25 +147,92 @@ class RunStore:
 
     def heartbeat(self, instance_id: str, run_id: str, epoch: int, step: int,
                   metrics: Mapping[str, float], at: datetime) -> None:
+        """Progress on the RUN, and the time on the LOCK (which the stale check reads)."""
         try:
-            self._ddb.update_item(
-                TableName=self.name, Key=run_key(instance_id, run_id),
-                UpdateExpression="SET #hb = :at, #epoch = :epoch, #step = :step, "
-                                 "#metrics = :metrics",
-                ConditionExpression="#status = :running",
-                # Several of these names are DynamoDB reserved words.
-                ExpressionAttributeNames={"#status": "status", "#hb": "heartbeat_at",
-                                          "#epoch": "epoch", "#step": "step",
-                                          "#metrics": "metrics"},
-                ExpressionAttributeValues={
-                    ":at": {"S": at.isoformat()}, ":epoch": {"N": str(epoch)},
-                    ":step": {"N": str(step)}, ":running": {"S": RUNNING},
-                    ":metrics": {"M": {k: {"N": _number(v)} for k, v in metrics.items()}},
-                })
+            self._ddb.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self.name, "Key": run_key(instance_id, run_id),
+                    "UpdateExpression": "SET #hb = :at, #epoch = :epoch, #step = :step, "
+                                        "#metrics = :metrics",
+                    "ConditionExpression": "#status = :running",
+                    # Several of these names are DynamoDB reserved words.
+                    "ExpressionAttributeNames": {"#status": "status", "#hb": "heartbeat_at",
+                                                 "#epoch": "epoch", "#step": "step",
+                                                 "#metrics": "metrics"},
+                    "ExpressionAttributeValues": {
+                        ":at": {"S": at.isoformat()}, ":epoch": {"N": str(epoch)},
+                        ":step": {"N": str(step)}, ":running": {"S": RUNNING},
+                        ":metrics": {"M": {k: {"N": _number(v)} for k, v in metrics.items()}},
+                    }}},
+                {"Update": {
+                    "TableName": self.name, "Key": lock_key(instance_id),
+                    "UpdateExpression": "SET #beat = :at",
+                    "ConditionExpression": "#run = :run",
+                    "ExpressionAttributeNames": {"#beat": LIVE_INDEX_SK, "#run": "run_id"},
+                    "ExpressionAttributeValues": {":at": {"S": at.isoformat()},
+                                                  ":run": {"S": run_id}}}},
+            ])
         except ClientError as error:
-            if _condition_failed(error):
+            if _cancelled(error):
                 raise self._not_live(instance_id, run_id) from error
             raise
+
+    def stale_locks(self, heard_before: datetime) -> list[tuple[str, Lock]]:
+        """(instance, lock) of every live run whose last heartbeat is older than the cutoff."""
+        found = []
+        pages = self._ddb.get_paginator("query").paginate(
+            TableName=self.name, IndexName=LIVE_INDEX,
+            KeyConditionExpression="#live = :live AND #beat < :cutoff",
+            ExpressionAttributeNames={"#live": LIVE_INDEX_PK, "#beat": LIVE_INDEX_SK},
+            ExpressionAttributeValues={":live": {"S": LIVE_INDEX_VALUE},
+                                       ":cutoff": {"S": heard_before.isoformat()}})
+        for page in pages:
+            for raw in page.get("Items", []):
+                item = _plain(raw)
+                found.append((str(item["instance_id"]), _lock(item)))
+        return found
+
+    def release_stale(self, instance_id: str, run_id: str, at: datetime) -> bool:
+        """Mark the run stale and free the LOCK, if it still holds it. False if it moved on."""
+        try:
+            self._ddb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self.name, "Key": run_key(instance_id, run_id),
+                            "UpdateExpression": "SET #status = :stale, #ended = :at",
+                            "ConditionExpression": "#status = :running",
+                            "ExpressionAttributeNames": {"#status": "status",
+                                                         "#ended": "ended_at"},
+                            "ExpressionAttributeValues": {
+                                ":stale": {"S": STALE}, ":running": {"S": RUNNING},
+                                ":at": {"S": at.isoformat()}}}},
+                {"Delete": {"TableName": self.name, "Key": lock_key(instance_id),
+                            "ConditionExpression": "#run = :run",
+                            "ExpressionAttributeNames": {"#run": "run_id"},
+                            "ExpressionAttributeValues": {":run": {"S": run_id}}}},
+            ])
+        except ClientError as error:
+            if _cancelled(error):
+                return False
+            raise
+        return True
+
+    def unclaim(self, instance_id: str, rule: str, key: str) -> None:
+        self._ddb.delete_item(TableName=self.name, Key={
+            PK: _pk(instance_id), SK: {"S": f"{ALERT_SK_PREFIX}{rule}#{key}"}})
+
+    def claim_once(self, instance_id: str, rule: str, key: str, at: datetime) -> bool:
+        """An alert item for (rule, key) that only the first caller creates."""
+        try:
+            self._ddb.put_item(
+                TableName=self.name,
+                Item={PK: _pk(instance_id), SK: {"S": f"{ALERT_SK_PREFIX}{rule}#{key}"},
+                      "rule": {"S": rule}, "claimed_at": {"S": at.isoformat()},
+                      "published": {"BOOL": True}},
+                ConditionExpression=f"attribute_not_exists({PK})")
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
     def put_checkpoint(self, ckpt: Checkpoint) -> None:
         """Record a checkpoint of a run that exists; again with its s3_uri once uploaded."""
@@ -272,9 +345,12 @@ def _add(found: Collection, item: Mapping[str, Any]) -> None:
 
 
 def _lock_item(run: Run) -> dict[str, Any]:
+    acquired = (run.started_at or run.created_at).isoformat()
     return {**lock_key(run.instance_id), "run_id": {"S": run.run_id},
-            "pid": {"N": str(run.pid)},
-            "acquired_at": {"S": (run.started_at or run.created_at).isoformat()}}
+            "instance_id": {"S": run.instance_id}, "pid": {"N": str(run.pid)},
+            "acquired_at": {"S": acquired},
+            # The live-runs index: every LOCK, by its last heartbeat (the start counts as one).
+            LIVE_INDEX_PK: {"S": LIVE_INDEX_VALUE}, LIVE_INDEX_SK: {"S": acquired}}
 
 
 def _run_item(run: Run) -> dict[str, Any]:
@@ -293,8 +369,10 @@ def _run_item(run: Run) -> dict[str, Any]:
 
 
 def _lock(item: Mapping[str, Any]) -> Lock:
+    beat = item.get(LIVE_INDEX_SK)
     return Lock(str(item["run_id"]), int(item["pid"]),
-                datetime.fromisoformat(str(item["acquired_at"])))
+                datetime.fromisoformat(str(item["acquired_at"])),
+                datetime.fromisoformat(str(beat)) if beat else None)
 
 
 def _run(item: Mapping[str, Any]) -> Run:

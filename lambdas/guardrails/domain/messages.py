@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +11,7 @@ from guardrails.constants import (
     RULE_COST,
     RULE_PRICE_UNKNOWN,
     RULE_RATE,
+    RULE_STALE_RUN,
     RULE_UPTIME,
     SEVERITY_HIGH,
     SEVERITY_WARNING,
@@ -21,6 +22,7 @@ from guardrails.constants import (
 )
 from guardrails.domain.alerts import DueAlert
 from guardrails.domain.instance import InstanceFacts
+from guardrails.domain.runs import Lock
 
 SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
@@ -99,3 +101,23 @@ def render(alert: DueAlert, facts: InstanceFacts, at: datetime) -> AlertMessage:
 
 def _number(value: Decimal | None) -> float | None:
     return None if value is None else round(float(value), 6)
+
+
+def render_stale_run(instance_id: str, lock: Lock, timeout: timedelta,
+                     at: datetime) -> AlertMessage:
+    last = lock.heartbeat_at or lock.acquired_at
+    silent_minutes = int((at - last).total_seconds() // 60)
+    text = (f"Run {lock.run_id} (pid {lock.pid}) on {instance_id} sent no heartbeat for "
+            f"{silent_minutes} min (limit {int(timeout.total_seconds() // 60)} min), and its "
+            "process could not be confirmed alive. It is marked stale and the instance is free "
+            "for the next run. If it is still training, it can no longer record progress: "
+            f"check the instance, and stop it if it is idle (aws ec2 stop-instances "
+            f"--instance-ids {instance_id}).")
+    body: dict[str, Any] = {
+        "instance_id": instance_id, "rule": RULE_STALE_RUN, "severity": SEVERITY_WARNING,
+        "run_id": lock.run_id, "pid": lock.pid, "last_heartbeat": last.isoformat(),
+        "time": at.isoformat(), "message": text,
+    }
+    subject = f"[guardrails warning] {instance_id}: run {lock.run_id} went silent"
+    return AlertMessage(subject[:SUBJECT_LIMIT], body, {
+        "rule": RULE_STALE_RUN, "severity": SEVERITY_WARNING, "instance_id": instance_id})

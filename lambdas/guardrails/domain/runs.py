@@ -57,6 +57,7 @@ class Lock:
     run_id: str
     pid: int
     acquired_at: datetime
+    heartbeat_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -10,9 +11,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from guardrails.adapters import clock
+from guardrails.adapters.runs import RunStore
 from guardrails.constants import METRICS_NAMESPACE, SERVICE_NAME
 from guardrails.events import EventRejected, parse_sweep_request
 from guardrails.services.container import Services, build
+from guardrails.services.staleness import release_stale_runs
 from guardrails.services.sweeping import sweep_all, sweep_one
 from guardrails.settings import Settings
 
@@ -24,6 +27,11 @@ metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 def services(own_arn: str) -> Services:
     # One-time schedules target this same function.
     return build(Settings.from_env(), sweep_function_arn=own_arn)
+
+
+@cache
+def run_store() -> RunStore:
+    return RunStore(Settings.from_env().table_name)
 
 
 @logger.inject_lambda_context
@@ -38,7 +46,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     svc = services(context.invoked_function_arn)
     now = clock.now()
     if request is None:
+        stale = release_stale_runs(run_store(), svc.notifier, timedelta(
+            minutes=svc.settings.heartbeat_timeout_minutes), now)
         report = sweep_all(svc, now)
+        report.alerts += [f"stale-run:{run}" for run in stale.released]
     else:
         logger.append_keys(instance_id=request.instance_id, rule=request.rule)
         report = sweep_one(svc, request.instance_id, now)

@@ -1,0 +1,206 @@
+"""The training side against the real API: SigV4-signed calls through a local gateway that
+checks signatures as IAM does, GuardedRun's lifecycle, checkpoint upload, and SIGTERM."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from guardrails.handlers import api
+from local.gateway import Gateway
+from tests.integration.conftest import ACCOUNT, Guardrails
+from training.agent import GuardedRun, GuardrailsRefused, instance_id_from_imds
+from training.client import ApiError, GuardrailsClient
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+BUCKET = "team-checkpoints"
+
+
+@pytest.fixture
+def trainer(guardrails: Guardrails) -> str:
+    iid = guardrails.launch("g5.xlarge")
+    guardrails.state_change(iid, "running", T0)
+    return iid
+
+
+@pytest.fixture
+def gateway(guardrails: Guardrails, trainer: str) -> Iterator[Gateway]:
+    """The API on 127.0.0.1; the test's credentials are the trainer's instance role."""
+    arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/guardrails-instance/{trainer}"
+    known = {os.environ["AWS_ACCESS_KEY_ID"]: (os.environ["AWS_SECRET_ACCESS_KEY"], None, arn)}
+    served = Gateway(api.handler, known.get).start()
+    yield served
+    served.stop()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_record(g: Guardrails, iid: str, run_id: str) -> dict[str, Any]:
+    _, detail = g.api("GET", f"/instances/{iid}")
+    return dict(next(r for r in detail["runs"] if r["run_id"] == run_id))
+
+
+def test_a_guarded_run_registers_heartbeats_uploads_and_finishes(
+    guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path
+) -> None:
+    g = guardrails
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    ckpt = tmp_path / "epoch-000001.npz"
+    ckpt.write_bytes(b"weights after epoch 1")
+    beats = threading.Event()
+    with GuardedRun(total_epochs=2, endpoint=gateway.url, instance_id=trainer, bucket=BUCKET,
+                    heartbeat_seconds=0.05, say=lambda _: None) as run:
+        assert run.run_id is not None
+        run.progress(1, 10, loss=0.25)
+        for _ in range(100):
+            if run_record(g, trainer, run.run_id)["heartbeat_at"]:
+                beats.set()
+                break
+            threading.Event().wait(0.05)
+        uri = run.checkpoint(ckpt, 1)
+    assert beats.is_set(), "no heartbeat reached the API"
+    record = run_record(g, trainer, run.run_id)
+    assert record["status"] == "finished"
+    assert record["pid"] == os.getpid()
+    assert record["progress"]["epoch"] == 1
+    # The checkpoint is in S3 under <instance>/<run>/, with its sha256, and recorded so
+    assert uri == f"s3://{BUCKET}/{trainer}/{run.run_id}/epoch-000001.npz"
+    head = boto3.client("s3").head_object(Bucket=BUCKET, Key=uri.split("/", 3)[3])
+    assert head["Metadata"]["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    _, detail = g.api("GET", f"/instances/{trainer}")
+    assert detail["checkpoints"][0]["s3_uri"] == uri
+    assert detail["protected"] is False
+
+
+def test_an_exception_in_training_finishes_the_run_as_failed(
+    guardrails: Guardrails, trainer: str, gateway: Gateway
+) -> None:
+    with pytest.raises(RuntimeError), GuardedRun(
+            total_epochs=1, endpoint=gateway.url, instance_id=trainer,
+            say=lambda _: None) as run:
+        raise RuntimeError("CUDA out of memory")
+    assert run.run_id is not None
+    assert run_record(guardrails, trainer, run.run_id)["status"] == "failed"
+
+
+def test_a_second_guarded_run_is_refused_naming_the_live_one(
+    trainer: str, gateway: Gateway
+) -> None:
+    with GuardedRun(total_epochs=1, endpoint=gateway.url, instance_id=trainer,
+                    say=lambda _: None) as live:
+        with pytest.raises(GuardrailsRefused, match=str(live.run_id)) as refused:
+            GuardedRun(total_epochs=1, endpoint=gateway.url, instance_id=trainer,
+                       say=lambda _: None).__enter__()
+        assert "queue=true" in str(refused.value)
+
+
+def test_an_unreachable_api_refuses_to_start_unless_no_guard(trainer: str) -> None:
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(GuardrailsRefused, match="--no-guard"):
+        GuardedRun(total_epochs=1, endpoint=endpoint, instance_id=trainer,
+                   say=lambda _: None).__enter__()
+    said: list[str] = []
+    with GuardedRun(total_epochs=1, endpoint=endpoint, instance_id=trainer, no_guard=True,
+                    say=said.append) as run:
+        assert run.run_id is None
+    assert any("unguarded" in line for line in said)
+
+
+def test_without_an_api_the_agent_says_once_that_guardrails_are_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GUARDRAILS_API", raising=False)
+    said: list[str] = []
+    with GuardedRun(total_epochs=1, say=said.append) as run:
+        run.progress(1)
+    assert said == ["guardrails are off (no GUARDRAILS_API or --endpoint): training runs "
+                    "and checkpoints locally only"]
+
+
+def test_the_gateway_rejects_unsigned_and_unknown_callers(
+    trainer: str, gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSOMEONEELSE")
+    with pytest.raises(ApiError) as refused:
+        GuardrailsClient(gateway.url).instances()
+    assert refused.value.status == 403
+    assert "unknown access key" in refused.value.message
+
+
+def test_sigterm_saves_a_checkpoint_and_ends_the_run_as_failed(
+    guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path
+) -> None:
+    env = {**os.environ, "GUARDRAILS_API": gateway.url, "GUARDRAILS_INSTANCE_ID": trainer,
+           "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "training.train_with_checkpoints", "--epochs", "1000000",
+         "--checkpoint-interval", "1000000", "--output-dir", str(tmp_path)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("epoch 3/"):
+            break
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    saved = sorted(tmp_path.glob("epoch-*.npz"))
+    assert saved, "no checkpoint was saved on SIGTERM"
+    _, detail = guardrails.api("GET", f"/instances/{trainer}")
+    [run] = detail["runs"]
+    assert run["status"] == "failed"
+    assert run["pid"] == process.pid
+    # And the checkpoint it saved on the way out is recorded, so nothing terminates it blindly
+    assert [c["path"] for c in detail["checkpoints"]] == [str(saved[-1].resolve())]
+
+
+class FakeImds(BaseHTTPRequestHandler):
+    def do_PUT(self) -> None:
+        self._send(200, "token-123")
+
+    def do_GET(self) -> None:
+        ok = self.headers.get("X-aws-ec2-metadata-token") == "token-123"
+        self._send(200 if ok else 401, "i-0abc1234def567890" if ok else "")
+
+    def _send(self, status: int, text: str) -> None:
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(text.encode())
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_the_instance_id_comes_from_imdsv2_with_a_session_token() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeImds)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host, port = server.server_address[:2]
+        assert instance_id_from_imds(f"http://{host!s}:{port}") == "i-0abc1234def567890"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_client_signs_with_sigv4_for_execute_api(gateway: Gateway) -> None:
+    answer = GuardrailsClient(gateway.url).instances()
+    assert isinstance(answer, list)
+    assert json.dumps(answer)

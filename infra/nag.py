@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
@@ -11,7 +12,8 @@ from constructs import IConstruct
 def nag_text(value: Any) -> str:
     """A resolved CloudFormation value written the way cdk-nag names it in a finding."""
     if isinstance(value, str):
-        return value
+        # cdk-nag writes IAM policy variables such as ${ec2:InstanceID} as <ec2:InstanceID>.
+        return re.sub(r"\$\{([^}]+)\}", r"<\1>", value)
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
         return str(separator).join(nag_text(p) for p in parts)

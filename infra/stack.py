@@ -11,6 +11,7 @@ from constructs import Construct
 from guardrails import constants as c
 from infra.alerts import AlertsTopic
 from infra.api import RegistryApi
+from infra.checkpoints import CheckpointBucket
 from infra.config import GuardrailsConfig
 from infra.function import (
     ASSET_EXCLUDE,
@@ -19,6 +20,7 @@ from infra.function import (
     GuardedFunction,
     powertools_layer,
 )
+from infra.instance_role import TrainingInstanceRole
 from infra.nag import acknowledge_wildcard_resource
 from infra.scheduling import LIST_SCHEDULES, CrossingSchedules
 from infra.state_changes import StateChanges
@@ -71,6 +73,15 @@ class GuardrailsStack(Stack):
         CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
         CfnOutput(self, "ApiUrl", value=self.registry.api.url,
                   description="GUARDRAILS_API for guardctl and the training agent")
+        self.checkpoints = CheckpointBucket(self, "Checkpoints")
+        self.instance_role = TrainingInstanceRole(self, "TrainingInstance",
+                                                  api=self.registry.api,
+                                                  bucket=self.checkpoints.bucket)
+        CfnOutput(self, "CheckpointBucket", value=self.checkpoints.bucket.bucket_name,
+                  description="GUARDRAILS_BUCKET for the training agent")
+        CfnOutput(self, "InstanceProfile",
+                  value=self.instance_role.profile.instance_profile_name,
+                  description="launch training instances with this instance profile")
 
     def _grant_ssm_check(self, fn: GuardedFunction) -> None:
         document = self.format_arn(service="ssm", account="", resource="document",

@@ -28,6 +28,8 @@ ENV_INSTANCE_ID = "GUARDRAILS_INSTANCE_ID"
 ENV_BUCKET = "GUARDRAILS_BUCKET"
 IMDS = "http://169.254.169.254"
 MAX_BACKOFF_SECONDS = 300.0
+# Three heartbeats fit in the default 10-minute stale timeout (heartbeat_timeout_minutes).
+HEARTBEAT_SECONDS = 180.0
 
 
 class GuardrailsRefused(Exception):
@@ -60,7 +62,7 @@ class GuardedRun:
                  checkpoint_interval: int = 1, queue: bool = False,
                  endpoint: str | None = None, bucket: str | None = None,
                  instance_id: str | None = None, no_guard: bool = False,
-                 heartbeat_seconds: float = 60.0,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS,
                  save: Callable[[], tuple[Path, int] | None] | None = None,
                  client: GuardrailsClient | None = None, s3: Any = None,
                  say: Callable[[str], None] | None = None) -> None:

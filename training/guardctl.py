@@ -1,29 +1,161 @@
-"""guardctl: the command line of training-run guardrails."""
+"""guardctl: the command line of training-run guardrails.
+
+Exit codes: 0 done, 1 failure (API unreachable, server error), 2 usage error,
+3 refused by a guardrail (e.g. a run is already live).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
 
+from training.client import ApiError, ApiUnreachable, GuardrailsClient, endpoint_from
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 DESCRIPTION = """\
-Training-run guardrails on AWS. The guardrails themselves run in your account (deploy with
-`make deploy`); guardctl is how you talk to them. Commands arrive with the next releases:
-status, start/finish runs, terminate safely, snooze, and `local` (the whole product on one
-machine)."""
+Training-run guardrails on AWS. The guardrails run in your account; guardctl shows what they
+know and drives the training registry. Point it at the API with --endpoint or GUARDRAILS_API
+(the stack's ApiUrl output); calls are signed with your AWS credentials (SigV4)."""
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="guardctl", description=DESCRIPTION)
-    p.add_argument("--version", action="version", version="guardctl 0.1.0")
+    p = argparse.ArgumentParser(prog="guardctl", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="exit codes: 0 ok, 1 failure, 2 usage, 3 refused")
+    p.add_argument("--version", action="version", version="guardctl 0.2.0")
+    p.add_argument("--endpoint", help="API URL (default: $GUARDRAILS_API)")
+    commands = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = commands.add_parser("status", help="instances, their cost and live runs",
+                                 description="Without ID: every tracked instance. With ID: "
+                                             "one instance with its runs and checkpoints.")
+    status.add_argument("instance_id", nargs="?", metavar="ID")
+    status.add_argument("--json", action="store_true", help="print the raw records")
+
+    runs = commands.add_parser("runs", help="start or finish a run (for scripts)")
+    run_commands = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    start = run_commands.add_parser("start", help="register a run on an instance")
+    start.add_argument("instance_id", metavar="ID")
+    start.add_argument("--pid", type=int, default=os.getpid(), help="default: this process")
+    start.add_argument("--command", dest="run_command", default="guardctl runs start",
+                       help="the training command line, for the record")
+    start.add_argument("--epochs", type=int, required=True, help="total epochs")
+    start.add_argument("--checkpoint-interval", type=int, default=1,
+                       help="epochs between checkpoints (default 1: every epoch)")
+    start.add_argument("--queue", action="store_true", help="queue behind a live run")
+    finish = run_commands.add_parser("finish", help="end a run; the next queued run starts")
+    finish.add_argument("instance_id", metavar="ID")
+    finish.add_argument("run_id", metavar="RUN")
+    finish.add_argument("--status", choices=("finished", "failed"), default="finished")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    del args
-    parser().print_help(sys.stderr)
-    return 2
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command is None:
+        p.print_help(sys.stderr)
+        return EXIT_USAGE
+    endpoint = endpoint_from(args.endpoint)
+    if endpoint is None:
+        print("guardctl: no API endpoint: pass --endpoint URL or set GUARDRAILS_API to the "
+              "stack's ApiUrl output", file=sys.stderr)
+        return EXIT_USAGE
+    client = GuardrailsClient(endpoint)
+    try:
+        if args.command == "status":
+            return show_status(client, args.instance_id, args.json)
+        if args.action == "start":
+            answer = client.start_run(
+                args.instance_id, pid=args.pid, command=args.run_command,
+                total_epochs=args.epochs, checkpoint_interval=args.checkpoint_interval,
+                queue=args.queue)
+            run = answer["run"]
+            print(f"{'queued' if answer['queued'] else 'started'} run {run['run_id']}")
+            return EXIT_OK
+        answer = client.finish(args.instance_id, args.run_id, args.status)
+        promoted = answer.get("promoted")
+        print(f"run {args.run_id} {args.status}"
+              + (f"; queued run {promoted['run_id']} started" if promoted else ""))
+        return EXIT_OK
+    except ApiError as error:
+        print(f"guardctl: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"  hint: {error.hint}", file=sys.stderr)
+        if error.status == 409:
+            return EXIT_REFUSED
+        return EXIT_USAGE if 400 <= error.status < 500 and error.status != 403 else EXIT_FAILED
+    except ApiUnreachable as error:
+        print(f"guardctl: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def show_status(client: GuardrailsClient, instance_id: str | None, as_json: bool) -> int:
+    if instance_id:
+        detail = client.instance(instance_id)
+        print(json.dumps(detail, indent=2) if as_json else render_detail(detail))
+    else:
+        rows = client.instances()
+        print(json.dumps(rows, indent=2) if as_json else render_table(rows))
+    return EXIT_OK
+
+
+def money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:,.2f}"
+
+
+def bar(progress: dict[str, Any], width: int = 20) -> str:
+    done = round(progress["fraction"] * width)
+    eta = progress.get("eta")
+    when = (f", ETA {datetime.fromisoformat(eta).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            if eta else "")
+    return f"[{'#' * done}{'-' * (width - done)}] {progress['epoch']}/{progress['total']}{when}"
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no tracked instances yet (they appear at their first state change)"
+    header = ("INSTANCE", "TYPE", "STATE", "UPTIME", "COST", "RATE", "WARNINGS", "LIVE RUN")
+    lines = [header]
+    for row in rows:
+        live = row.get("live_run")
+        lines.append((
+            row["instance_id"], row.get("instance_type") or "?", row.get("state") or "?",
+            "?" if row.get("uptime_hours") is None else f"{row['uptime_hours']:.1f} h",
+            money(row.get("accumulated_usd")),
+            "unknown" if row.get("rate_usd_per_hour") is None
+            else f"{money(row['rate_usd_per_hour'])}/h",
+            ",".join(row.get("warnings") or []) or "-",
+            f"{live['run_id']} {bar(live['progress'], 10)}" if live else "-",
+        ))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True))
+                     .rstrip() for line in lines)
+
+
+def render_detail(detail: dict[str, Any]) -> str:
+    out = [render_table([detail]), ""]
+    if detail.get("protection_note"):
+        out.append(f"protection: {detail['protection_note']}")
+    else:
+        out.append(f"termination protection: {'on' if detail.get('protected') else 'off'}")
+    for reason in detail.get("protection_reasons") or []:
+        out.append(f"  - {reason}")
+    out.append("")
+    out.append("runs:")
+    for run in detail.get("runs") or []:
+        out.append(f"  {run['run_id']}  {run['status']:<8}  pid {run['pid']:<7}  "
+                   f"{bar(run['progress'])}  {run['command']}")
+    out.append("checkpoints:")
+    for ckpt in detail.get("checkpoints") or []:
+        where = ckpt["s3_uri"] or "NOT IN S3"
+        out.append(f"  {ckpt['run_id']}  epoch {ckpt['epoch']:<5}  {ckpt['path']}  ->  {where}")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -204,3 +204,49 @@ def test_the_client_signs_with_sigv4_for_execute_api(gateway: Gateway) -> None:
     answer = GuardrailsClient(gateway.url).instances()
     assert isinstance(answer, list)
     assert json.dumps(answer)
+
+
+def guardctl(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GUARDRAILS_API": gateway.url, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "training.guardctl", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_guardctl_status_shows_the_live_run_with_its_progress(
+    guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path
+) -> None:
+    g = guardrails
+    started = guardctl(gateway, "runs", "start", trainer, "--epochs", "4", "--pid", "4242",
+                       "--command", "python train.py")
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.split()[-1]
+    g.api("POST", f"/instances/{trainer}/runs/{run_id}/heartbeat",
+          {"epoch": 2, "step": 0, "total": 4}, caller=trainer)
+    g.api("POST", f"/instances/{trainer}/runs/{run_id}/checkpoints",
+          {"path": "/data/e2.npz", "epoch": 2, "bytes": 3, "sha256": "b" * 64}, caller=trainer)
+    table = guardctl(gateway, "status")
+    assert table.returncode == 0, table.stderr
+    [row] = [line for line in table.stdout.splitlines() if line.startswith(trainer)]
+    assert "g5.xlarge" in row and run_id in row and "2/4" in row and "#####" in row
+    detail = guardctl(gateway, "status", trainer)
+    assert "termination protection: on" in detail.stdout
+    assert "/data/e2.npz  ->  NOT IN S3" in detail.stdout
+    raw = json.loads(guardctl(gateway, "status", "--json").stdout)
+    assert raw[0]["live_run"]["run_id"] == run_id
+
+
+def test_guardctl_exit_codes(trainer: str, gateway: Gateway) -> None:
+    first = guardctl(gateway, "runs", "start", trainer, "--epochs", "1")
+    assert first.returncode == 0, first.stderr
+    second = guardctl(gateway, "runs", "start", trainer, "--epochs", "1")
+    assert second.returncode == 3
+    assert "already has a live training run" in second.stderr
+    assert "queue=true" in second.stderr
+    bad = guardctl(gateway, "runs", "start", trainer, "--epochs", "0")
+    assert bad.returncode == 2
+    assert "total_epochs" in bad.stderr
+    no_api = subprocess.run([sys.executable, "-m", "training.guardctl", "status"], cwd=ROOT,
+                            env={**os.environ, "GUARDRAILS_API": "", "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=60)
+    assert no_api.returncode == 2
+    assert "GUARDRAILS_API" in no_api.stderr

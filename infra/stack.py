@@ -81,6 +81,7 @@ class GuardrailsStack(Stack):
                   description="GUARDRAILS_BUCKET for the training agent")
         CfnOutput(self, "InstanceProfile",
                   value=self.instance_role.profile.instance_profile_name,
+                  export_name=f"{construct_id}-TrainingInstanceProfile",
                   description="launch training instances with this instance profile")
 
     def _grant_ssm_check(self, fn: GuardedFunction) -> None:

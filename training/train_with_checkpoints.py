@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from training.agent import GuardedRun, GuardrailsRefused
+from training.agent import ENV_INSTANCE_ID, GuardedRun, GuardrailsRefused
 
 CHECKPOINT = re.compile(r"^epoch-(\d{6})\.npz$")
 
@@ -83,6 +84,24 @@ def newest_checkpoint(output_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def fetch_newest_from_s3(s3: Any, bucket: str, instance_id: str, output_dir: Path) -> Path | None:
+    """Download the newest epoch-*.npz this instance uploaded (any run) into output_dir."""
+    newest: tuple[str, str] | None = None  # (file name, key): names sort by epoch
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                             Prefix=f"{instance_id}/"):
+        for item in page.get("Contents", []):
+            key = str(item["Key"])
+            name = key.rsplit("/", 1)[-1]
+            if CHECKPOINT.match(name) and (newest is None or name > newest[0]):
+                newest = (name, key)
+    if newest is None:
+        return None
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / newest[0]
+    s3.download_file(bucket, newest[1], str(target))
+    return target
+
+
 def load(path: Path) -> tuple[int, dict[str, np.ndarray], np.random.Generator]:
     with np.load(path) as data:
         params = {k: data[k] for k in ("w1", "b1", "w2", "b2")}
@@ -99,12 +118,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-interval", type=int, default=1, metavar="N",
                    help="save a checkpoint every N epochs (default 1: every epoch)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the newest checkpoint in --output-dir")
+                   help="continue from the newest checkpoint in --output-dir, or else the "
+                        "newest this instance uploaded to --bucket")
     p.add_argument("--output-dir", type=Path, default=Path("checkpoints"),
                    help="where checkpoints go (default ./checkpoints)")
     p.add_argument("--seed", type=int, default=0, help="data and init seed (default 0)")
     p.add_argument("--endpoint", help="guardrails API (default: $GUARDRAILS_API)")
-    p.add_argument("--bucket", help="upload checkpoints to this S3 bucket")
+    p.add_argument("--bucket", default=os.environ.get("GUARDRAILS_BUCKET"),
+                   help="upload checkpoints to this S3 bucket (default: $GUARDRAILS_BUCKET)")
     p.add_argument("--queue", action="store_true",
                    help="if a run is live on this instance, wait for it instead of failing")
     p.add_argument("--no-guard", action="store_true",
@@ -125,8 +146,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     start, params, rng = 0, init_params(args.seed), np.random.default_rng(args.seed + 2)
     if args.resume:
         newest = newest_checkpoint(args.output_dir)
+        instance_id = os.environ.get(ENV_INSTANCE_ID)
+        if newest is None and args.bucket and instance_id:
+            import boto3
+
+            newest = fetch_newest_from_s3(boto3.client("s3"), args.bucket, instance_id,
+                                          args.output_dir)
+            if newest is not None:
+                print(f"fetched {newest.name} from s3://{args.bucket}/{instance_id}/")
         if newest is None:
-            print(f"no checkpoint in {args.output_dir}; starting from scratch")
+            print(f"no checkpoint in {args.output_dir}"
+                  + (f" or s3://{args.bucket}/" if args.bucket else "")
+                  + "; starting from scratch")
         else:
             start, params, rng = load(newest)
             print(f"resumed from epoch {start} ({newest})")

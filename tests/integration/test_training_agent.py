@@ -250,3 +250,60 @@ def test_guardctl_exit_codes(trainer: str, gateway: Gateway) -> None:
                             capture_output=True, text=True, timeout=60)
     assert no_api.returncode == 2
     assert "GUARDRAILS_API" in no_api.stderr
+
+
+def test_resume_fetches_the_newest_checkpoint_this_instance_uploaded(
+    guardrails: Guardrails, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from training import train_with_checkpoints as script
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    first = tmp_path / "first"
+    assert script.main(["--epochs", "2", "--output-dir", str(first)]) == 0
+    for epoch in (1, 2):
+        name = f"epoch-{epoch:06d}.npz"
+        s3.upload_file(str(first / name), BUCKET, f"i-0aaaaaaaaaaaaaaaa/run-a/{name}")
+    s3.upload_file(str(first / "epoch-000002.npz"), BUCKET,
+                   "i-0bbbbbbbbbbbbbbbb/run-b/epoch-000009.npz")  # another instance's
+    monkeypatch.setenv("GUARDRAILS_INSTANCE_ID", "i-0aaaaaaaaaaaaaaaa")
+    monkeypatch.delenv("GUARDRAILS_API", raising=False)
+    fresh = tmp_path / "fresh"
+    assert script.main(["--epochs", "3", "--output-dir", str(fresh), "--resume",
+                        "--bucket", BUCKET]) == 0
+    out = capsys.readouterr().out
+    assert "fetched epoch-000002.npz from s3://team-checkpoints/i-0aaaaaaaaaaaaaaaa/" in out
+    assert "resumed from epoch 2" in out
+    assert "epoch 3/3" in out
+
+
+class UnreachableAfterStart:
+    """An API that registers the run, then vanishes."""
+
+    def __init__(self) -> None:
+        self.heartbeats = 0
+
+    def start_run(self, instance_id: str, **_: Any) -> dict[str, Any]:
+        return {"run": {"run_id": "20261102T090000000000-abcdef"}, "queued": False}
+
+    def heartbeat(self, *_: Any, **__: Any) -> None:
+        from training.client import ApiUnreachable
+
+        self.heartbeats += 1
+        raise ApiUnreachable("connection refused")
+
+    def finish(self, *_: Any) -> dict[str, Any]:
+        return {}
+
+
+def test_losing_the_api_mid_run_backs_off_and_training_goes_on() -> None:
+    api_down = UnreachableAfterStart()
+    said: list[str] = []
+    with GuardedRun(total_epochs=3, instance_id="i-0aaaaaaaaaaaaaaaa", heartbeat_seconds=0.02,
+                    client=api_down, say=said.append) as run:  # type: ignore[arg-type]
+        threading.Event().wait(0.7)
+        run.progress(2)
+    # 0.7 s at a fixed 20 ms would be ~35 attempts; doubling waits give about 5
+    assert 2 <= api_down.heartbeats <= 7
+    assert any("training continues" in line for line in said)

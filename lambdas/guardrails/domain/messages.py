@@ -21,7 +21,7 @@ from guardrails.constants import (
     TAG_MAX_UPTIME_HOURS,
 )
 from guardrails.domain.alerts import DueAlert
-from guardrails.domain.instance import InstanceFacts
+from guardrails.domain.instance import SPOT, InstanceFacts
 from guardrails.domain.runs import Lock
 
 SUBJECT_LIMIT = 100  # SNS rejects longer subjects
@@ -76,6 +76,9 @@ def render(alert: DueAlert, facts: InstanceFacts, at: datetime) -> AlertMessage:
                 f"still do. {stop} when it is done. Expected? Tag it {TAG_EXEMPT}=true.")
     else:
         raise ValueError(f"unknown rule {alert.rule!r}")
+    if facts.lifecycle == SPOT:
+        text += (" It is a spot instance: EC2 may reclaim it at any time and it cannot have "
+                 "termination protection, so keep its checkpoints in S3.")
     level = severity(alert)
     subject = f"[guardrails {level}] {headline}"[:SUBJECT_LIMIT]
     body: dict[str, Any] = {

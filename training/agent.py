@@ -201,11 +201,19 @@ class GuardedRun:
         assert client is not None and iid is not None and run is not None
         delay = self.heartbeat_seconds
         while not self._stop.wait(delay):
-            ok = self._try(lambda: client.heartbeat(
-                iid, run, epoch=self.epoch, step=self.step, total=self.total_epochs,
-                metrics=self.metrics))
-            # Lost the API: training goes on; retry with backoff.
-            delay = self.heartbeat_seconds if ok else min(delay * 2, MAX_BACKOFF_SECONDS)
+            try:
+                client.heartbeat(iid, run, epoch=self.epoch, step=self.step,
+                                 total=self.total_epochs, metrics=self.metrics)
+                delay = self.heartbeat_seconds
+            except ApiUnreachable as error:
+                # Lost the API: training goes on; retry with backoff.
+                self.say(f"guardrails API unreachable, training continues: {error}")
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+            except ApiError as error:
+                # The run is no longer live (marked stale, or finished elsewhere): say it
+                # once and stop; heartbeats cannot revive it.
+                self.say(f"heartbeats stopped: {error}. Training continues unguarded.")
+                return
 
     def _try(self, call: Callable[[], Any]) -> bool:
         try:

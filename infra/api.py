@@ -9,6 +9,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from guardrails import constants as c
 from guardrails.routing import API_HANDLER, API_ROUTES
 from infra.function import FunctionOptions, GuardedFunction
 
@@ -17,11 +18,14 @@ STAGE = "v1"
 
 class RegistryApi(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: FunctionOptions,
-                 rate_limit: int = 50, burst_limit: int = 100) -> None:
+                 instance_role_name: str, rate_limit: int = 50,
+                 burst_limit: int = 100) -> None:
         super().__init__(scope, construct_id)
         self.guarded = GuardedFunction(
             self, "Api", handler=API_HANDLER, options=options, asynchronous=False,
             timeout=Duration.seconds(29),
+            # Only sessions of this role may write runs (see guardrails/api/identity.py).
+            environment={c.ENV_INSTANCE_ROLE_NAME: instance_role_name},
             description="REST API: training runs, checkpoints, instance status",
         )
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_YEAR)

@@ -17,13 +17,16 @@ READ_ROUTES = ("get_instance",)
 
 
 class TrainingInstanceRole(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, api: apigw.RestApi,
-                 bucket: s3.IBucket) -> None:
+    """Created before the API (whose function must know the role's name), granted after."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="Training instances: register runs and checkpoints, upload to S3")
         self.profile = iam.InstanceProfile(self, "Profile", role=self.role)
+
+    def grant(self, api: apigw.RestApi, bucket: s3.IBucket) -> None:
         routes = sorted(INSTANCE_ONLY_ROUTES) + list(READ_ROUTES)
         invoke = [api.arn_for_execute_api(API_ROUTES[r][0], _wild(API_ROUTES[r][1]), STAGE)
                   for r in routes]

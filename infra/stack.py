@@ -64,7 +64,9 @@ class GuardrailsStack(Stack):
         self.schedules.allow_invoke(self.sweep.guarded.function)
         self._grant_cost_guardrails(self.sweep.guarded, batch_reads=True)
         self._grant_cost_guardrails(self.state_changes.guarded, batch_reads=False)
-        self.registry = RegistryApi(self, "Registry", options=options)
+        self.instance_role = TrainingInstanceRole(self, "TrainingInstance")
+        self.registry = RegistryApi(self, "Registry", options=options,
+                                    instance_role_name=self.instance_role.role.role_name)
         self._grant_registry(self.registry.guarded)
         # The sweep also releases stale runs: the registry's writes, plus the SSM live check.
         self._grant_registry(self.sweep.guarded)
@@ -74,9 +76,7 @@ class GuardrailsStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.registry.api.url,
                   description="GUARDRAILS_API for guardctl and the training agent")
         self.checkpoints = CheckpointBucket(self, "Checkpoints")
-        self.instance_role = TrainingInstanceRole(self, "TrainingInstance",
-                                                  api=self.registry.api,
-                                                  bucket=self.checkpoints.bucket)
+        self.instance_role.grant(self.registry.api, self.checkpoints.bucket)
         CfnOutput(self, "CheckpointBucket", value=self.checkpoints.bucket.bucket_name,
                   description="GUARDRAILS_BUCKET for the training agent")
         CfnOutput(self, "InstanceProfile",

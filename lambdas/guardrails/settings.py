@@ -32,6 +32,8 @@ class Settings(BaseModel):
     cost_step_usd: Decimal = Field(
         default=Decimal(c.DEFAULT_COST_STEP_USD), alias=c.ENV_COST_STEP_USD, ge=0)
 
+    # The training instances' role: only its sessions may write runs (the API function only).
+    instance_role_name: str | None = Field(default=None, alias=c.ENV_INSTANCE_ROLE_NAME)
     heartbeat_timeout_minutes: int = Field(
         default=c.DEFAULT_HEARTBEAT_TIMEOUT_MINUTES, alias=c.ENV_HEARTBEAT_TIMEOUT_MINUTES,
         ge=1, le=24 * 60)

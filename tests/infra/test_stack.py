@@ -242,3 +242,12 @@ def test_the_training_instance_role_has_exactly_what_the_training_side_needs(
     objects = json.dumps(by_action['["s3:PutObject", "s3:GetObject"]']["Resource"])
     assert "/${ec2:InstanceID}/*" in objects
     template.resource_count_is("AWS::IAM::InstanceProfile", 1)
+
+
+def test_the_api_knows_which_role_may_write(template: Template) -> None:
+    [fn] = [f for f in resources(template, "AWS::Lambda::Function").values()
+            if f["Properties"]["Handler"] == API_HANDLER]
+    role_ref = fn["Properties"]["Environment"]["Variables"][c.ENV_INSTANCE_ROLE_NAME]
+    role = resources(template, "AWS::IAM::Role")[role_ref["Ref"]]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "ec2.amazonaws.com"}

@@ -24,6 +24,7 @@ ACCOUNT = "123456789012"
 SWEEP_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:guardrails-sweep"
 SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/guardrails-scheduler"
 GROUP = "guardrails-test"
+INSTANCE_ROLE = "guardrails-instance"
 AMI = "ami-12c6146b"
 
 
@@ -148,7 +149,7 @@ class Guardrails:
             fired.append(when)
 
     def api(self, method: str, path: str, body: Any = None, *, caller: str | None = None,
-            at: datetime | None = None) -> tuple[int, Any]:
+            role: str | None = None, at: datetime | None = None) -> tuple[int, Any]:
         """Call the REST API as API Gateway would, SigV4-authorized as `caller`: an
         instance id (its instance-profile session) or any other session name."""
         if at is not None:
@@ -160,7 +161,7 @@ class Guardrails:
         event["body"] = body if isinstance(body, str) or body is None else json.dumps(body)
         identity = event["requestContext"]["identity"]
         session = caller or "ml-engineer"
-        role = "guardrails-instance" if session.startswith("i-") else "Admin"
+        role = role or (INSTANCE_ROLE if session.startswith("i-") else "Admin")
         identity["userArn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}"
         event["requestContext"].update(httpMethod=method, path=f"/prod{path}")
         answer = api.handler(event, LambdaContext("api"))
@@ -224,9 +225,11 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
             c.ENV_SCHEDULE_GROUP: GROUP,
             c.ENV_SCHEDULER_ROLE_ARN: SCHEDULER_ROLE,
             c.ENV_SWEEP_FUNCTION_ARN: SWEEP_ARN,
+            c.ENV_INSTANCE_ROLE_NAME: INSTANCE_ROLE,
         }.items():
             monkeypatch.setenv(name, value)
-        caches = (on_state_change.services, sweep.services, sweep.run_store, api_context.store)
+        caches = (on_state_change.services, sweep.services, sweep.run_store,
+                  api_context.settings)
         for cached in caches:
             cached.cache_clear()
         yield Guardrails(monkeypatch, queue_url)

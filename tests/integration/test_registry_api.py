@@ -187,3 +187,13 @@ def test_an_unknown_instance_is_404(guardrails: Guardrails) -> None:
     status, body = guardrails.api("GET", "/instances/i-0123456789abcdef0")
     assert status == 404
     assert "not tracked" in body["message"]
+
+
+def test_another_role_naming_its_session_after_the_instance_may_not_write(
+    guardrails: Guardrails, instance: str
+) -> None:
+    # Anyone allowed to assume some role can pick `--role-session-name i-...`
+    status, body = guardrails.api("POST", f"/instances/{instance}/runs", start_body(),
+                                  caller=instance, role="SomeDevRole")
+    assert status == 403
+    assert "SomeDevRole" in body["message"]

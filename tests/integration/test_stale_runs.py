@@ -79,9 +79,9 @@ def test_a_silent_run_whose_process_ssm_finds_alive_is_kept(
     run_id = start(g, trainer)
     asked: list[tuple[str, int]] = []
 
-    def alive(instance_id: str, pid: int, timeout: float = 0) -> bool:
+    def alive(instance_id: str, pid: int, timeout: float = 0) -> str:
         asked.append((instance_id, pid))
-        return True
+        return ssm.ALIVE
 
     monkeypatch.setattr(ssm, "pid_alive", alive)
     g.run_sweep(T0 + timedelta(minutes=30))
@@ -95,7 +95,7 @@ def test_a_silent_run_whose_process_ssm_finds_dead_is_released(
 ) -> None:
     g = guardrails
     run_id = start(g, trainer)
-    monkeypatch.setattr(ssm, "pid_alive", lambda *_args, **_kw: False)
+    monkeypatch.setattr(ssm, "pid_alive", lambda *_args, **_kw: ssm.DEAD)
     g.run_sweep(T0 + timedelta(minutes=30))
     assert run_status(g, trainer, run_id) == "stale"
 
@@ -117,17 +117,64 @@ def online(stubber: Any, iid: str) -> None:
 
 
 @pytest.mark.parametrize(("status", "code", "expected"), [
-    ("Success", 0, True), ("Failed", 1, False), ("TimedOut", -1, None)])
+    ("Success", 0, ssm.ALIVE), ("Failed", 1, ssm.DEAD), ("TimedOut", -1, ssm.UNKNOWN)])
 def test_the_ssm_check_reads_ps_exit_status(
-    ssm_api: Any, status: str, code: int, expected: bool | None
+    ssm_api: Any, status: str, code: int, expected: str
 ) -> None:
     iid = "i-0123456789abcdef0"
     online(ssm_api, iid)
     ssm_api.add_response("get_command_invocation", {"Status": "InProgress"})
     ssm_api.add_response("get_command_invocation", {"Status": status, "ResponseCode": code})
-    assert ssm.pid_alive(iid, 4242) is expected
+    assert ssm.pid_alive(iid, 4242) == expected
 
 
 def test_without_ssm_the_check_answers_unknown(ssm_api: Any) -> None:
     ssm_api.add_response("describe_instance_information", {"InstanceInformationList": []})
-    assert ssm.pid_alive("i-0123456789abcdef0", 4242) is None
+    assert ssm.pid_alive("i-0123456789abcdef0", 4242) == ssm.UNMANAGED
+
+
+def test_an_unclear_ssm_answer_keeps_the_run(
+    guardrails: Guardrails, trainer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = guardrails
+    run_id = start(g, trainer)
+    monkeypatch.setattr(ssm, "pid_alive", lambda *_args, **_kw: ssm.UNKNOWN)
+    g.run_sweep(T0 + timedelta(minutes=30))
+    assert run_status(g, trainer, run_id) == "running"
+
+
+def test_a_heartbeat_that_arrives_during_the_check_keeps_the_run(
+    guardrails: Guardrails, trainer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = guardrails
+    run_id = start(g, trainer)
+
+    def slow_check(*_args: Any, **_kw: Any) -> str:
+        # While SSM is being asked, the run reports in.
+        assert beat(g, trainer, run_id, T0 + timedelta(minutes=29)) == 200
+        g.at(T0 + timedelta(minutes=30))
+        return ssm.DEAD
+
+    monkeypatch.setattr(ssm, "pid_alive", slow_check)
+    g.run_sweep(T0 + timedelta(minutes=30))
+    assert run_status(g, trainer, run_id) == "running"
+    assert g.alerts_for(trainer, "stale-run") == []
+
+
+def test_a_failed_stale_alert_still_frees_the_instance_and_promotes_the_queue(
+    guardrails: Guardrails, trainer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guardrails.adapters.notifier import Notifier
+    from guardrails.services.sweeping import SweepIncomplete
+
+    g = guardrails
+    start(g, trainer)
+    queued = start(g, trainer, queue=True)
+
+    def down(*_: Any) -> str:
+        raise RuntimeError("SNS is down")
+
+    monkeypatch.setattr(Notifier, "publish", down)
+    with pytest.raises(SweepIncomplete):
+        g.run_sweep(T0 + timedelta(minutes=11))
+    assert run_status(g, trainer, queued) == "running"

@@ -192,8 +192,11 @@ class RunStore:
                 found.append((str(item["instance_id"]), _lock(item)))
         return found
 
-    def release_stale(self, instance_id: str, run_id: str, at: datetime) -> bool:
-        """Mark the run stale and free the LOCK, if it still holds it. False if it moved on."""
+    def release_stale(self, instance_id: str, lock: Lock, at: datetime) -> bool:
+        """Mark the run stale and free the LOCK, if it still holds it with the heartbeat the
+        stale query saw. False if it moved on (finished, or heartbeated meanwhile)."""
+        run_id = lock.run_id
+        seen = (lock.heartbeat_at or lock.acquired_at).isoformat()
         try:
             self._ddb.transact_write_items(TransactItems=[
                 {"Update": {"TableName": self.name, "Key": run_key(instance_id, run_id),
@@ -205,9 +208,11 @@ class RunStore:
                                 ":stale": {"S": STALE}, ":running": {"S": RUNNING},
                                 ":at": {"S": at.isoformat()}}}},
                 {"Delete": {"TableName": self.name, "Key": lock_key(instance_id),
-                            "ConditionExpression": "#run = :run",
-                            "ExpressionAttributeNames": {"#run": "run_id"},
-                            "ExpressionAttributeValues": {":run": {"S": run_id}}}},
+                            "ConditionExpression": "#run = :run AND #beat = :seen",
+                            "ExpressionAttributeNames": {"#run": "run_id",
+                                                         "#beat": LIVE_INDEX_SK},
+                            "ExpressionAttributeValues": {":run": {"S": run_id},
+                                                          ":seen": {"S": seen}}}},
             ])
         except ClientError as error:
             if _cancelled(error):

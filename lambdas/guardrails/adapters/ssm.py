@@ -9,6 +9,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from guardrails.adapters.clients import client
 
+# What `pid_alive` can say.
+ALIVE = "alive"
+DEAD = "dead"
+UNMANAGED = "unmanaged"  # no SSM agent online: the registry alone decides
+UNKNOWN = "unknown"  # SSM is there but gave no clear answer: treat the run as alive
 POLL_SECONDS = 1.0
 DEFAULT_TIMEOUT_SECONDS = 20.0
 
@@ -21,12 +26,15 @@ def managed(instance_id: str) -> bool:
                for info in answer.get("InstanceInformationList", []))
 
 
-def pid_alive(instance_id: str, pid: int,
-              timeout: float = DEFAULT_TIMEOUT_SECONDS) -> bool | None:
-    """True or False from `ps -p PID` on the instance; None when SSM cannot tell."""
+def pid_alive(instance_id: str, pid: int, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> str:
+    """ALIVE or DEAD from `ps -p PID` on the instance; UNMANAGED without SSM; UNKNOWN when
+    SSM is there but did not answer clearly in time."""
     try:
         if not managed(instance_id):
-            return None
+            return UNMANAGED
+    except (ClientError, BotoCoreError):
+        return UNMANAGED
+    try:
         ssm: Any = client("ssm")
         command = ssm.send_command(
             InstanceIds=[instance_id], DocumentName="AWS-RunShellScript",
@@ -39,11 +47,11 @@ def pid_alive(instance_id: str, pid: int,
             result = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
             status = result.get("Status")
             if status == "Success":
-                return True
+                return ALIVE
             if status == "Failed" and result.get("ResponseCode") == 1:
-                return False  # ps exits 1 when there is no such process
+                return DEAD  # ps exits 1 when there is no such process
             if status in ("Cancelled", "TimedOut", "Failed"):
-                return None
+                return UNKNOWN
     except (ClientError, BotoCoreError):
-        return None
-    return None
+        return UNKNOWN
+    return UNKNOWN

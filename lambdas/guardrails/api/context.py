@@ -9,5 +9,14 @@ from guardrails.settings import Settings
 
 
 @cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
 def store() -> RunStore:
-    return RunStore(Settings.from_env().table_name)
+    return _store(settings().table_name)
+
+
+@cache
+def _store(table_name: str) -> RunStore:
+    return RunStore(table_name)

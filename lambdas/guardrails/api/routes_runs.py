@@ -31,7 +31,8 @@ RunPath = Annotated[str, Path(pattern=r"^[0-9T]{21}-[0-9a-f]{6}$")]
 
 
 def _caller_is(instance_id: str) -> None:
-    require_instance(router.current_event.request_context.raw_event, instance_id)
+    require_instance(router.current_event.request_context.raw_event, instance_id,
+                     context.settings().instance_role_name)
 
 
 @router.post(resolver_path("start_run"), summary="Start a training run (or queue it)",

@@ -16,7 +16,7 @@ from guardrails.constants import METRICS_NAMESPACE, SERVICE_NAME
 from guardrails.events import EventRejected, parse_sweep_request
 from guardrails.services.container import Services, build
 from guardrails.services.staleness import release_stale_runs
-from guardrails.services.sweeping import sweep_all, sweep_one
+from guardrails.services.sweeping import SweepIncomplete, sweep_all, sweep_one
 from guardrails.settings import Settings
 
 logger = Logger(service=SERVICE_NAME)
@@ -50,6 +50,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             minutes=svc.settings.heartbeat_timeout_minutes), now)
         report = sweep_all(svc, now)
         report.alerts += [f"stale-run:{run}" for run in stale.released]
+        if stale.failed:
+            raise SweepIncomplete(f"stale check failed for runs {', '.join(stale.failed)} "
+                                  "(see the log); the cost sweep ran")
     else:
         logger.append_keys(instance_id=request.instance_id, rule=request.rule)
         report = sweep_one(svc, request.instance_id, now)

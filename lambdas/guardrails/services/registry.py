@@ -9,9 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from guardrails.adapters import ec2
-from guardrails.adapters.runs import Collection, RunStore
+from guardrails.adapters.runs import RunStore
 from guardrails.constants import SERVICE_NAME
 from guardrails.domain.instance import SPOT
 from guardrails.domain.runs import (
@@ -27,6 +28,7 @@ from guardrails.domain.runs import (
 )
 
 logger = Logger(service=SERVICE_NAME, child=True)
+SYNC_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ def start_run(store: RunStore, instance_id: str, request: RunRequest, now: datet
         run = replace(run, status=QUEUED, started_at=None)
         store.enqueue(run)
         # The live run may have finished between the two writes; then nobody would promote us.
-        promote_next(store, instance_id, now)
+        if promote_next(store, instance_id, now) is not None:
+            sync_protection(store, instance_id)
         return store.collection(instance_id).run(run.run_id) or run
     sync_protection(store, instance_id)
     return run
@@ -89,16 +92,27 @@ def promote_next(store: RunStore, instance_id: str, now: datetime) -> Run | None
     return replace(candidate, status=RUNNING, started_at=now)
 
 
-def sync_protection(store: RunStore, instance_id: str,
-                    collection: Collection | None = None) -> Protection:
-    """Set DisableApiTermination to what the live run and the checkpoints require."""
-    view = collection or store.collection(instance_id)
-    wanted = protection_needed(view.lock, view.checkpoints)
-    if view.record is not None and view.record.facts.lifecycle == SPOT:
-        # EC2 refuses termination protection on spot instances; the status says so.
-        return wanted
-    if view.protected is not wanted.needed:
-        ec2.set_termination_protection(instance_id, wanted.needed)
+def sync_protection(store: RunStore, instance_id: str) -> Protection:
+    """Set DisableApiTermination to what the live run and the checkpoints require.
+
+    Read, write, read again: two requests that change the instance at once (a finish and a
+    start) can each read the other's old state, so this repeats until what it read is what
+    EC2 has. A failed EC2 call is logged, not raised: the run is registered either way, and
+    the stored flag stays as it was, so the next change tries again."""
+    wanted = Protection(False, ())
+    for _ in range(SYNC_ROUNDS):
+        view = store.collection(instance_id)
+        wanted = protection_needed(view.lock, view.checkpoints)
+        if view.record is not None and view.record.facts.lifecycle == SPOT:
+            return wanted  # EC2 refuses termination protection on spot instances
+        if view.protected is wanted.needed:
+            return wanted
+        try:
+            ec2.set_termination_protection(instance_id, wanted.needed)
+        except ClientError as error:
+            logger.error("could not change termination protection", instance_id=instance_id,
+                         wanted=wanted.needed, error=str(error))
+            return wanted
         store.set_protected(instance_id, wanted.needed)
         logger.info("termination protection changed", instance_id=instance_id,
                     protected=wanted.needed, reasons=list(wanted.reasons))

@@ -3,12 +3,14 @@ each request into a REST proxy event with the caller's identity, and calls the h
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -31,12 +33,27 @@ class Unauthorized(Exception):
     pass
 
 
+MAX_SKEW = timedelta(minutes=5)
+
+
 def verify(method: str, url: str, headers: dict[str, str], body: bytes,
-           resolve: Resolver) -> str:
-    """The caller's ARN, if the request carries a valid SigV4 signature; else Unauthorized."""
+           resolve: Resolver, now: datetime | None = None) -> str:
+    """The caller's ARN, if the request carries a valid SigV4 signature for execute-api,
+    over this very body, made within MAX_SKEW of now; else Unauthorized."""
     auth = _AUTH.match(headers.get("authorization", ""))
     if not auth:
         raise Unauthorized("missing or malformed SigV4 Authorization header")
+    if auth["service"] != "execute-api":
+        raise Unauthorized(f"signed for {auth['service']}, not execute-api")
+    try:
+        signed_at = datetime.strptime(headers.get("x-amz-date", ""), "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        raise Unauthorized("missing or malformed X-Amz-Date") from None
+    if abs(signed_at.replace(tzinfo=UTC) - (now or datetime.now(UTC))) > MAX_SKEW:
+        raise Unauthorized("the signature is too old or from the future (over 5 minutes)")
+    claimed = headers.get("x-amz-content-sha256")
+    if claimed is not None and claimed != hashlib.sha256(body).hexdigest():
+        raise Unauthorized("the body does not match its signed hash")
     identity = resolve(auth["key"])
     if identity is None:
         raise Unauthorized(f"unknown access key {auth['key']}")
@@ -48,7 +65,7 @@ def verify(method: str, url: str, headers: dict[str, str], body: bytes,
     signer = SigV4Auth(Credentials(auth["key"], secret, token), auth["service"], auth["region"])
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
-    if expected != auth["signature"]:
+    if not hmac.compare_digest(expected, auth["signature"]):
         raise Unauthorized("the request signature does not match")
     return arn
 
@@ -98,13 +115,22 @@ class Gateway:
                 url = f"http://{headers.get('host', '127.0.0.1')}{self.path}"
                 try:
                     arn = verify(self.command, url, headers, body, resolve)
+                    event = proxy_event(self.command, url, headers, body, arn)
                 except Unauthorized as refused:
                     self._reply(403, {"error": "forbidden", "message": str(refused),
                                       "hint": "sign the request with SigV4 credentials"})
                     return
-                with gateway.lock:  # the resolver keeps per-request state
-                    answer = handler(proxy_event(self.command, url, headers, body, arn),
-                                     LambdaContext())
+                except UnicodeDecodeError:
+                    self._reply(400, {"error": "bad_request", "message": "the body is not UTF-8",
+                                      "hint": "send JSON"})
+                    return
+                try:
+                    with gateway.lock:  # the resolver keeps per-request state
+                        answer = handler(event, LambdaContext())
+                except Exception as crash:  # as API Gateway does when a Lambda fails
+                    self._reply(502, {"error": "bad_gateway", "message": str(crash),
+                                      "hint": "see the handler's log"})
+                    return
                 self._reply(int(answer["statusCode"]), answer.get("body") or "")
 
             def _reply(self, status: int, body: Any) -> None:

@@ -11,6 +11,7 @@ checkpoints, and finishes with the right status, even on SIGTERM.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import signal
 import sys
@@ -30,6 +31,7 @@ IMDS = "http://169.254.169.254"
 MAX_BACKOFF_SECONDS = 300.0
 # Three heartbeats fit in the default 10-minute stale timeout (heartbeat_timeout_minutes).
 HEARTBEAT_SECONDS = 180.0
+MAX_METRICS = 32
 
 
 class GuardrailsRefused(Exception):
@@ -65,7 +67,8 @@ class GuardedRun:
                  heartbeat_seconds: float = HEARTBEAT_SECONDS,
                  save: Callable[[], tuple[Path, int] | None] | None = None,
                  client: GuardrailsClient | None = None, s3: Any = None,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None,
+                 queue_poll_seconds: float = 15.0) -> None:
         self.total_epochs = total_epochs
         self.command = command or " ".join(sys.argv) or "python"
         self.checkpoint_interval = checkpoint_interval
@@ -75,6 +78,7 @@ class GuardedRun:
         self.instance_id = instance_id or os.environ.get(ENV_INSTANCE_ID)
         self.no_guard = no_guard
         self.heartbeat_seconds = heartbeat_seconds
+        self.queue_poll_seconds = queue_poll_seconds
         self.save = save
         self.client = client or (GuardrailsClient(self.endpoint) if self.endpoint else None)
         self._s3 = s3
@@ -115,13 +119,19 @@ class GuardedRun:
         except ApiError as error:
             raise GuardrailsRefused(str(error)) from None
         self.run_id = str(started["run"]["run_id"])
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         if started.get("queued"):
-            self._wait_for_promotion()
+            try:
+                self._wait_for_promotion(self.queue_poll_seconds)
+            except BaseException:
+                # Ctrl-C, SIGTERM or an error while queued: withdraw, so the run is never
+                # promoted later with nobody behind it.
+                self._finish("failed")
+                raise
         self.say(f"run {self.run_id} registered on {self.instance_id}")
         self._thread = threading.Thread(target=self._heartbeats, daemon=True)
         self._thread.start()
-        if threading.current_thread() is threading.main_thread():
-            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -156,17 +166,34 @@ class GuardedRun:
     def _wait_for_promotion(self, poll_seconds: float = 15.0) -> None:
         assert self.client is not None and self.instance_id is not None
         self.say(f"run {self.run_id} is queued behind the live run; waiting")
+        delay = poll_seconds
         while True:
-            live = self.client.instance(self.instance_id).get("live_run") or {}
-            if live.get("run_id") == self.run_id:
+            try:
+                detail = self.client.instance(self.instance_id)
+                delay = poll_seconds
+            except ApiUnreachable as error:
+                self.say(f"guardrails API unreachable while queued, retrying: {error}")
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+                time.sleep(delay)
+                continue
+            mine = next((r for r in detail.get("runs") or [] if r["run_id"] == self.run_id),
+                        None)
+            if mine is None or mine["status"] not in ("queued", "running"):
+                raise GuardrailsRefused(f"queued run {self.run_id} was withdrawn "
+                                        f"({mine['status'] if mine else 'gone'})")
+            if mine["status"] == "running":
                 return
-            time.sleep(poll_seconds)
+            time.sleep(delay)
 
     # ---- during training --------------------------------------------------------------
     def progress(self, epoch: int, step: int = 0, **metrics: float) -> None:
-        """Remember progress; the heartbeat thread reports it."""
+        """Remember progress; the heartbeat thread reports it. Metrics the API would refuse
+        (NaN or infinite, a long name, more than MAX_METRICS) are left out, so a diverging
+        loss never silences the heartbeat."""
         self.epoch, self.step = epoch, step
-        self.metrics = {k: float(v) for k, v in metrics.items()}
+        kept = {k: float(v) for k, v in metrics.items()
+                if len(k) <= 64 and math.isfinite(float(v)) and abs(float(v)) <= 1e100}
+        self.metrics = dict(list(kept.items())[:MAX_METRICS])
 
     def checkpoint(self, path: str | Path, epoch: int) -> str | None:
         """Record a checkpoint; upload it to s3://bucket/<instance>/<run>/ and record that.
@@ -181,9 +208,14 @@ class GuardedRun:
         if not self.bucket:
             return None
         key = f"{iid}/{run}/{path.name}"
-        self.s3.upload_file(str(path), self.bucket, key,
-                            ExtraArgs={"ChecksumAlgorithm": "SHA256",
-                                       "Metadata": {"sha256": facts["sha256"]}})
+        try:
+            self.s3.upload_file(str(path), self.bucket, key,
+                                ExtraArgs={"ChecksumAlgorithm": "SHA256",
+                                           "Metadata": {"sha256": facts["sha256"]}})
+        except Exception as error:  # training goes on; the checkpoint stays protected
+            self.say(f"upload of {path.name} to s3://{self.bucket}/{key} failed ({error}); "
+                     "it is recorded as not in S3, so the instance stays protected")
+            return None
         uri = f"s3://{self.bucket}/{key}"
         self._try(lambda: client.checkpoint(iid, run, **facts, s3_uri=uri))
         return uri
@@ -214,6 +246,9 @@ class GuardedRun:
                 # once and stop; heartbeats cannot revive it.
                 self.say(f"heartbeats stopped: {error}. Training continues unguarded.")
                 return
+            except Exception as error:  # a dead heartbeat thread would get the run released
+                self.say(f"heartbeat failed ({type(error).__name__}: {error}); retrying")
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
     def _try(self, call: Callable[[], Any]) -> bool:
         try:

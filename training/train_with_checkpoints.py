@@ -20,7 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from training.agent import ENV_INSTANCE_ID, GuardedRun, GuardrailsRefused
+from training.agent import (
+    ENV_INSTANCE_ID,
+    GuardedRun,
+    GuardrailsRefused,
+    instance_id_from_imds,
+)
 
 CHECKPOINT = re.compile(r"^epoch-(\d{6})\.npz$")
 
@@ -102,6 +107,14 @@ def fetch_newest_from_s3(s3: Any, bucket: str, instance_id: str, output_dir: Pat
     return target
 
 
+def own_instance_id() -> str | None:
+    """This instance's id from IMDSv2, or None off EC2."""
+    try:
+        return instance_id_from_imds(timeout=1.0)
+    except OSError:
+        return None
+
+
 def load(path: Path) -> tuple[int, dict[str, np.ndarray], np.random.Generator]:
     with np.load(path) as data:
         params = {k: data[k] for k in ("w1", "b1", "w2", "b2")}
@@ -147,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.resume:
         newest = newest_checkpoint(args.output_dir)
         instance_id = os.environ.get(ENV_INSTANCE_ID)
+        if newest is None and args.bucket and not instance_id:
+            instance_id = own_instance_id()
         if newest is None and args.bucket and instance_id:
             import boto3
 

@@ -91,3 +91,18 @@ def test_bad_bodies_get_a_readable_4xx_and_write_nothing(
     assert seen.get(422, 0) > 0
     if seen[422] == sum(seen.values()):
         assert g.items() == before
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ('{"pid": ' + "9" * 5000 + "}", 422),
+    ("[" * 50_000, 422),
+    ('{"command": "' + "x" * 70_000 + '"}', 413),
+])
+def test_bodies_that_break_json_parsers_get_a_4xx(
+    guardrails: Guardrails, body: str, status: int
+) -> None:
+    g = guardrails
+    iid = g.launch("g5.xlarge")
+    got, answer = g.api("POST", f"/instances/{iid}/runs", body, caller=iid, at=T0)
+    assert got == status
+    assert answer["message"]

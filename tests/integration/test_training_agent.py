@@ -307,3 +307,55 @@ def test_losing_the_api_mid_run_backs_off_and_training_goes_on() -> None:
     # 0.7 s at a fixed 20 ms would be ~35 attempts; doubling waits give about 5
     assert 2 <= api_down.heartbeats <= 7
     assert any("training continues" in line for line in said)
+
+
+def test_a_queued_guarded_run_waits_then_starts_when_the_live_one_finishes(
+    guardrails: Guardrails, trainer: str, gateway: Gateway
+) -> None:
+    entered = threading.Event()
+    second: dict[str, Any] = {}
+
+    def queued() -> None:
+        with GuardedRun(total_epochs=1, endpoint=gateway.url, instance_id=trainer, queue=True,
+                        queue_poll_seconds=0.05, say=lambda _: None) as run:
+            second["run_id"] = run.run_id
+            entered.set()
+
+    with GuardedRun(total_epochs=1, endpoint=gateway.url, instance_id=trainer,
+                    say=lambda _: None):
+        waiter = threading.Thread(target=queued)
+        waiter.start()
+        assert not entered.wait(0.5), "the queued run started while the first was live"
+    assert entered.wait(10), "the queued run never started"
+    waiter.join(10)
+    assert run_record(guardrails, trainer, second["run_id"])["status"] == "finished"
+
+
+def test_metrics_the_api_would_refuse_are_left_out_and_heartbeats_go_on(
+    guardrails: Guardrails, trainer: str, gateway: Gateway
+) -> None:
+    with GuardedRun(total_epochs=3, endpoint=gateway.url, instance_id=trainer,
+                    heartbeat_seconds=0.05, say=lambda _: None) as run:
+        run.progress(2, 0, loss=float("nan"), acc=0.5, **{"x" * 80: 1.0})
+        assert run.metrics == {"acc": 0.5}
+        assert run.run_id is not None
+        for _ in range(100):
+            if run_record(guardrails, trainer, run.run_id)["metrics"] == {"acc": 0.5}:
+                break
+            threading.Event().wait(0.05)
+        assert run_record(guardrails, trainer, run.run_id)["metrics"] == {"acc": 0.5}
+
+
+def test_a_failed_upload_leaves_the_checkpoint_protected_and_training_going(
+    guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path
+) -> None:
+    ckpt = tmp_path / "epoch-000001.npz"
+    ckpt.write_bytes(b"weights")
+    said: list[str] = []
+    with GuardedRun(total_epochs=1, endpoint=gateway.url, instance_id=trainer,
+                    bucket="no-such-bucket", say=said.append) as run:
+        assert run.checkpoint(ckpt, 1) is None
+    _, detail = guardrails.api("GET", f"/instances/{trainer}")
+    assert detail["checkpoints"][0]["s3_uri"] is None
+    assert detail["protected"] is True
+    assert any("stays protected" in line for line in said)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -41,3 +42,28 @@ def openapi_json() -> str:
     text: Any = app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION,
                                             description="IAM-authorized (SigV4)")
     return str(text)
+
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """Bodies the JSON validation itself would crash on (a 5000-digit number, nesting deep
+    enough to exhaust the stack) or that are far too large: a 4xx before any route runs."""
+    body = event.get("body")
+    if not body or not isinstance(body, str):
+        return None
+    if len(body.encode()) > MAX_BODY_BYTES:
+        response = answer(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes",
+                          "send the fields the route documents, nothing more")
+    else:
+        try:
+            json.loads(body)
+            return None
+        except json.JSONDecodeError:
+            return None  # the route's validation answers this one, naming the problem
+        except (ValueError, RecursionError):
+            response = answer(422, "invalid_request", "body: is not JSON this API can read",
+                              "numbers must be under 4300 digits and nesting shallow")
+    return {"statusCode": response.status_code, "body": response.body,
+            "headers": {"Content-Type": "application/json"}, "isBase64Encoded": False}

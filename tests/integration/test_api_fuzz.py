@@ -82,13 +82,16 @@ def test_bad_bodies_get_a_readable_4xx_and_write_nothing(
         status, answer = g.api("POST", f"/instances/{iid}/{route}", as_body(body),
                                caller=iid, at=T0)
         seen[status] = seen.get(status, 0) + 1
-        assert 400 <= status < 500, (status, answer)
-        assert answer["message"] and answer["error"]
+        assert status < 500, (status, answer)
+        # A mutation can land on a valid body (say, another positive pid): that one may
+        # succeed. Everything refused is refused in words, and a 422 writes nothing.
+        if status >= 400:
+            assert answer["message"] and answer["error"]
         if status == 422:
             assert writes == []
 
     check()
-    assert seen.get(422, 0) > 0
+    assert seen.get(422, 0) > 0.9 * sum(seen.values())  # the mutations are mostly invalid
     if seen[422] == sum(seen.values()):
         assert g.items() == before
 

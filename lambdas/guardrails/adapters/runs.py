@@ -10,8 +10,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from guardrails.adapters.clients import client
-from guardrails.adapters.table import _plain, instance_key, record_from_item
+from guardrails.adapters.table import (
+    TableClient,
+    _plain,
+    condition_failed,
+    instance_key,
+    record_from_item,
+)
 from guardrails.constants import (
     ALERT_SK_PREFIX,
     CHECKPOINT_SK_PREFIX,
@@ -71,13 +76,7 @@ def checkpoint_key(instance_id: str, run_id: str, epoch: int) -> dict[str, Any]:
     return {PK: _pk(instance_id), SK: {"S": f"{CHECKPOINT_SK_PREFIX}{run_id}#{epoch:06d}"}}
 
 
-class RunStore:
-    def __init__(self, table_name: str) -> None:
-        self.name = table_name
-
-    @property
-    def _ddb(self) -> Any:
-        return client("dynamodb")
+class RunStore(TableClient):
 
     # ---- reads ------------------------------------------------------------------------
     def collection(self, instance_id: str) -> Collection:
@@ -199,20 +198,8 @@ class RunStore:
         seen = (lock.heartbeat_at or lock.acquired_at).isoformat()
         try:
             self._ddb.transact_write_items(TransactItems=[
-                {"Update": {"TableName": self.name, "Key": run_key(instance_id, run_id),
-                            "UpdateExpression": "SET #status = :stale, #ended = :at",
-                            "ConditionExpression": "#status = :running",
-                            "ExpressionAttributeNames": {"#status": "status",
-                                                         "#ended": "ended_at"},
-                            "ExpressionAttributeValues": {
-                                ":stale": {"S": STALE}, ":running": {"S": RUNNING},
-                                ":at": {"S": at.isoformat()}}}},
-                {"Delete": {"TableName": self.name, "Key": lock_key(instance_id),
-                            "ConditionExpression": "#run = :run AND #beat = :seen",
-                            "ExpressionAttributeNames": {"#run": "run_id",
-                                                         "#beat": LIVE_INDEX_SK},
-                            "ExpressionAttributeValues": {":run": {"S": run_id},
-                                                          ":seen": {"S": seen}}}},
+                _status_change(self.name, instance_id, run_id, RUNNING, STALE, "ended_at", at),
+                _lock_release(self.name, instance_id, run_id, heartbeat=seen),
             ])
         except ClientError as error:
             if _cancelled(error):
@@ -234,7 +221,7 @@ class RunStore:
                       "published": {"BOOL": True}},
                 ConditionExpression=f"attribute_not_exists({PK})")
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -264,29 +251,20 @@ class RunStore:
 
     def finish(self, instance_id: str, run_id: str, status: str, at: datetime) -> None:
         """End a live run and release the LOCK together; a queued run is just withdrawn."""
-        update = {"TableName": self.name, "Key": run_key(instance_id, run_id),
-                  "UpdateExpression": "SET #status = :status, #ended = :at",
-                  "ConditionExpression": "#status = :was",
-                  "ExpressionAttributeNames": {"#status": "status", "#ended": "ended_at"}}
-        values = {":status": {"S": status}, ":at": {"S": at.isoformat()}}
         try:
             self._ddb.transact_write_items(TransactItems=[
-                {"Update": {**update, "ExpressionAttributeValues": {
-                    **values, ":was": {"S": RUNNING}}}},
-                {"Delete": {"TableName": self.name, "Key": lock_key(instance_id),
-                            "ConditionExpression": "#run = :run",
-                            "ExpressionAttributeNames": {"#run": "run_id"},
-                            "ExpressionAttributeValues": {":run": {"S": run_id}}}},
+                _status_change(self.name, instance_id, run_id, RUNNING, status, "ended_at", at),
+                _lock_release(self.name, instance_id, run_id),
             ])
             return
         except ClientError as error:
             if not _cancelled(error):
                 raise
         try:
-            self._ddb.update_item(**update, ExpressionAttributeValues={
-                **values, ":was": {"S": QUEUED}})
+            self._ddb.update_item(**_status_change(
+                self.name, instance_id, run_id, QUEUED, status, "ended_at", at)["Update"])
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 raise self._not_live(instance_id, run_id) from error
             raise
 
@@ -297,14 +275,8 @@ class RunStore:
             self._ddb.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self.name, "Item": _lock_item(lock),
                          "ConditionExpression": f"attribute_not_exists({PK})"}},
-                {"Update": {"TableName": self.name, "Key": run_key(run.instance_id, run.run_id),
-                            "UpdateExpression": "SET #status = :running, #started = :at",
-                            "ConditionExpression": "#status = :queued",
-                            "ExpressionAttributeNames": {"#status": "status",
-                                                         "#started": "started_at"},
-                            "ExpressionAttributeValues": {
-                                ":running": {"S": RUNNING}, ":queued": {"S": QUEUED},
-                                ":at": {"S": at.isoformat()}}}},
+                _status_change(self.name, run.instance_id, run.run_id, QUEUED, RUNNING,
+                               "started_at", at),
             ])
         except ClientError as error:
             if _cancelled(error):
@@ -321,7 +293,7 @@ class RunStore:
                 ExpressionAttributeNames={"#p": "protected"},
                 ExpressionAttributeValues={":p": {"BOOL": protected}})
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
 
     def _not_live(self, instance_id: str, run_id: str) -> Exception:
@@ -347,6 +319,33 @@ def _add(found: Collection, item: Mapping[str, Any]) -> None:
         found.runs.append(_run(item))
     elif sk.startswith(CHECKPOINT_SK_PREFIX):
         found.checkpoints.append(_checkpoint(found.instance_id, item))
+
+
+def _status_change(table: str, instance_id: str, run_id: str, was: str, becomes: str,
+                   stamp: str, at: datetime) -> dict[str, Any]:
+    """A transaction Update: the run goes from `was` to `becomes`, stamping `stamp` = at."""
+    return {"Update": {
+        "TableName": table, "Key": run_key(instance_id, run_id),
+        "UpdateExpression": "SET #status = :becomes, #stamp = :at",
+        "ConditionExpression": "#status = :was",
+        "ExpressionAttributeNames": {"#status": "status", "#stamp": stamp},
+        "ExpressionAttributeValues": {":becomes": {"S": becomes}, ":was": {"S": was},
+                                      ":at": {"S": at.isoformat()}}}}
+
+
+def _lock_release(table: str, instance_id: str, run_id: str,
+                  heartbeat: str | None = None) -> dict[str, Any]:
+    """A transaction Delete of the LOCK, only while it names this run (and, for a stale
+    release, still carries the heartbeat the stale query saw)."""
+    condition, names = "#run = :run", {"#run": "run_id"}
+    values: dict[str, Any] = {":run": {"S": run_id}}
+    if heartbeat is not None:
+        condition += " AND #beat = :seen"
+        names["#beat"] = LIVE_INDEX_SK
+        values[":seen"] = {"S": heartbeat}
+    return {"Delete": {"TableName": table, "Key": lock_key(instance_id),
+                       "ConditionExpression": condition, "ExpressionAttributeNames": names,
+                       "ExpressionAttributeValues": values}}
 
 
 def _lock_item(run: Run) -> dict[str, Any]:
@@ -417,7 +416,3 @@ def _number(value: float) -> str:
 def _cancelled(error: ClientError) -> bool:
     code = error.response.get("Error", {}).get("Code")
     return code in ("TransactionCanceledException", "ConditionalCheckFailedException")
-
-
-def _condition_failed(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

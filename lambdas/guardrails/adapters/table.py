@@ -47,13 +47,18 @@ class CachedPrice:
         self.fetched_at = fetched_at
 
 
-class InstanceTable:
+class TableClient:
+    """One table, through the shared DynamoDB client (created on first use)."""
+
     def __init__(self, table_name: str) -> None:
         self.name = table_name
 
     @property
     def _ddb(self) -> Any:
         return client("dynamodb")
+
+
+class InstanceTable(TableClient):
 
     # ---- instance records -------------------------------------------------------------
     def get_record(self, instance_id: str) -> InstanceRecord | None:
@@ -105,7 +110,7 @@ class InstanceTable:
                 ExpressionAttributeValues=attr_values,
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -126,7 +131,7 @@ class InstanceTable:
             self._ddb.put_item(TableName=self.name, Item=item,
                                ConditionExpression=f"attribute_not_exists({PK})")
         except ClientError as error:
-            if _is_condition_failure(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -159,7 +164,7 @@ class InstanceTable:
                 ExpressionAttributeValues={":level": {"N": level_text(level)}},
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
+            if not condition_failed(error):
                 raise
 
     # ---- price cache ------------------------------------------------------------------
@@ -200,7 +205,8 @@ def _price_key(region: str, instance_type: str, lifecycle: str) -> dict[str, Any
             SK: {"S": PRICE_SK}}
 
 
-def _is_condition_failure(error: ClientError) -> bool:
+def condition_failed(error: ClientError) -> bool:
+    """A conditional write lost: someone else wrote first (or the condition never held)."""
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 

@@ -93,6 +93,8 @@ def _transition(svc: Services, facts: InstanceFacts, state: str, at: datetime,
 
 def _save(svc: Services, record: InstanceRecord | None, facts: InstanceFacts, ledger: Ledger,
           transition: Transition) -> InstanceRecord | None:
+    """The record with `transition` written; the record unchanged if the ledger already has
+    it; None if another writer won the conditional write (the caller decides to retry)."""
     updated = ledger.apply(transition)
     if updated is None:
         return record

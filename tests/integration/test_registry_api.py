@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from guardrails.api import context as api_context
+from guardrails.domain.runs import Checkpoint
 from tests.integration.conftest import Guardrails
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -197,3 +199,18 @@ def test_another_role_naming_its_session_after_the_instance_may_not_write(
                                   caller=instance, role="SomeDevRole")
     assert status == 403
     assert "SomeDevRole" in body["message"]
+
+
+def test_the_detail_lists_the_newest_200_checkpoints_and_counts_them_all(
+    guardrails: Guardrails, instance: str
+) -> None:
+    g = guardrails
+    _, started = g.api("POST", f"/instances/{instance}/runs", start_body(), caller=instance)
+    run_id = started["run"]["run_id"]
+    store = api_context.store()
+    for epoch in range(1, 206):
+        store.put_checkpoint(Checkpoint(instance, run_id, epoch, f"/c/{epoch}", 1, SHA, T0,
+                                        s3_uri=f"s3://ckpts/{instance}/{run_id}/{epoch}"))
+    _, detail = g.api("GET", f"/instances/{instance}")
+    assert detail["checkpoints_total"] == 205
+    assert [c["epoch"] for c in detail["checkpoints"]] == list(range(6, 206))

@@ -97,8 +97,10 @@ class InstanceOut(BaseModel):
 
 
 class InstanceDetailOut(InstanceOut):
-    runs: list[RunOut]
-    checkpoints: list[CheckpointOut]
+    runs: list[RunOut] = Field(description="newest first, at most 200")
+    runs_total: int
+    checkpoints: list[CheckpointOut] = Field(description="the newest 200, oldest first")
+    checkpoints_total: int
     protection_reasons: list[str]
 
 

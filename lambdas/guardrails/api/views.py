@@ -16,6 +16,7 @@ from guardrails.domain.alerts import figures
 from guardrails.domain.instance import SPOT
 from guardrails.domain.runs import Checkpoint, Run, progress, protection_needed
 
+MAX_LISTED = 200
 SPOT_NOTE = ("spot instances cannot have termination protection: EC2 may reclaim them at any "
              "time, so upload checkpoints to S3 as you go")
 
@@ -64,8 +65,11 @@ def instance_detail(view: Collection, now: datetime) -> InstanceDetailOut:
     checkpoints = sorted(view.checkpoints, key=lambda c: (c.run_id, c.epoch))
     return InstanceDetailOut(
         **summary.model_dump(),
-        runs=[run_out(r) for r in runs],
-        checkpoints=[checkpoint_out(c) for c in checkpoints],
+        runs=[run_out(r) for r in runs[:MAX_LISTED]],
+        runs_total=len(runs),
+        # The newest: a long run checkpointing every epoch must not outgrow a response.
+        checkpoints=[checkpoint_out(c) for c in checkpoints[-MAX_LISTED:]],
+        checkpoints_total=len(checkpoints),
         protection_reasons=list(protection_needed(view.lock, view.checkpoints).reasons),
     )
 

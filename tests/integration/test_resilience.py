@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from guardrails.adapters import notifier
 from guardrails.adapters.ec2 import Ec2
-from guardrails.adapters.table import _alert_key
+from guardrails.adapters.table import alert_key
 from guardrails.handlers import sweep
 from tests.integration.conftest import TABLE, Guardrails, LambdaContext
 
@@ -107,7 +106,7 @@ def test_an_alert_claimed_by_another_evaluation_counts_only_once_it_is_sent(
     g.state_change(iid, "running", T0)
     # Given another evaluation has claimed the $10 cost alert and not sent it yet
     g.ddb.put_item(TableName=TABLE, Item={
-        **_alert_key(iid, "cost", Decimal(10)),
+        **alert_key(iid, "cost", "10"),
         "published": {"BOOL": False}})
     cost_at = T0 + timedelta(hours=10 / 1.006)
     # When this evaluation finds the crossing due
@@ -116,7 +115,6 @@ def test_an_alert_claimed_by_another_evaluation_counts_only_once_it_is_sent(
     assert g.alerts_for(iid, "cost") == []
     assert "alerted_cost" not in g.record(iid)
     # And when the other evaluation fails and releases its claim, the next sweep sends it
-    g.ddb.delete_item(TableName=TABLE, Key=_alert_key(
-        iid, "cost", Decimal(10)))
+    g.ddb.delete_item(TableName=TABLE, Key=alert_key(iid, "cost", "10"))
     g.run_sweep(cost_at + timedelta(minutes=20))
     assert [a.body["threshold"] for a in g.alerts_for(iid, "cost")] == [10]

@@ -13,12 +13,12 @@ from botocore.exceptions import ClientError
 from guardrails.adapters.table import (
     TableClient,
     _plain,
+    alert_key,
     condition_failed,
     instance_key,
     record_from_item,
 )
 from guardrails.constants import (
-    ALERT_SK_PREFIX,
     CHECKPOINT_SK_PREFIX,
     INSTANCE_PREFIX,
     LIVE_INDEX,
@@ -208,23 +208,13 @@ class RunStore(TableClient):
         return True
 
     def unclaim(self, instance_id: str, rule: str, key: str) -> None:
-        self._ddb.delete_item(TableName=self.name, Key={
-            PK: _pk(instance_id), SK: {"S": f"{ALERT_SK_PREFIX}{rule}#{key}"}})
+        self._ddb.delete_item(TableName=self.name, Key=alert_key(instance_id, rule, key))
 
     def claim_once(self, instance_id: str, rule: str, key: str, at: datetime) -> bool:
         """An alert item for (rule, key) that only the first caller creates."""
-        try:
-            self._ddb.put_item(
-                TableName=self.name,
-                Item={PK: _pk(instance_id), SK: {"S": f"{ALERT_SK_PREFIX}{rule}#{key}"},
-                      "rule": {"S": rule}, "claimed_at": {"S": at.isoformat()},
-                      "published": {"BOOL": True}},
-                ConditionExpression=f"attribute_not_exists({PK})")
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        return self._put_if_absent({**alert_key(instance_id, rule, key),
+                                    "rule": {"S": rule}, "claimed_at": {"S": at.isoformat()},
+                                    "published": {"BOOL": True}})
 
     def put_checkpoint(self, ckpt: Checkpoint) -> None:
         """Record a checkpoint of a run that exists; again with its s3_uri once uploaded."""

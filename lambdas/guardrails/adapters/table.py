@@ -57,6 +57,17 @@ class TableClient:
     def _ddb(self) -> Any:
         return client("dynamodb")
 
+    def _put_if_absent(self, item: dict[str, Any]) -> bool:
+        """Put the item unless its key exists. Only the first of concurrent callers wins."""
+        try:
+            self._ddb.put_item(TableName=self.name, Item=item,
+                               ConditionExpression=f"attribute_not_exists({PK})")
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise
+        return True
+
 
 class InstanceTable(TableClient):
 
@@ -119,37 +130,29 @@ class InstanceTable(TableClient):
     def claim_alert(self, instance_id: str, rule: str, level: Decimal, at: datetime,
                     body: Mapping[str, Any]) -> bool:
         """Record that this crossing is being alerted. Only the first claimer gets True."""
-        item = {
-            **_alert_key(instance_id, rule, level),
+        return self._put_if_absent({
+            **_level_key(instance_id, rule, level),
             "claimed_at": {"S": at.isoformat()},
             "rule": {"S": rule},
             "level": {"N": level_text(level)},
             "published": {"BOOL": False},
             "alert": _serializer.serialize(_dynamo_safe(dict(body))),
-        }
-        try:
-            self._ddb.put_item(TableName=self.name, Item=item,
-                               ConditionExpression=f"attribute_not_exists({PK})")
-        except ClientError as error:
-            if condition_failed(error):
-                return False
-            raise
-        return True
+        })
 
     def confirm_alert(self, instance_id: str, rule: str, level: Decimal) -> None:
         """The message is out: from now on a concurrent evaluator may count it as sent."""
-        self._ddb.update_item(TableName=self.name, Key=_alert_key(instance_id, rule, level),
+        self._ddb.update_item(TableName=self.name, Key=_level_key(instance_id, rule, level),
                               UpdateExpression="SET published = :yes",
                               ExpressionAttributeValues={":yes": {"BOOL": True}})
 
     def alert_published(self, instance_id: str, rule: str, level: Decimal) -> bool:
-        answer = self._ddb.get_item(TableName=self.name, Key=_alert_key(instance_id, rule, level),
+        answer = self._ddb.get_item(TableName=self.name, Key=_level_key(instance_id, rule, level),
                                     ConsistentRead=True)
         return bool(answer.get("Item", {}).get("published", {}).get("BOOL"))
 
     def release_alert(self, instance_id: str, rule: str, level: Decimal) -> None:
         """Undo a claim whose message could not be sent, so a retry sends it."""
-        self._ddb.delete_item(TableName=self.name, Key=_alert_key(instance_id, rule, level))
+        self._ddb.delete_item(TableName=self.name, Key=_level_key(instance_id, rule, level))
 
     def mark_alerted(self, instance_id: str, rule: str, level: Decimal) -> None:
         """Remember the highest level sent per rule on META, so a steady sweep needs no writes."""
@@ -195,9 +198,14 @@ def level_text(level: Decimal) -> str:
     return format(level.normalize(), "f")
 
 
-def _alert_key(instance_id: str, rule: str, level: Decimal) -> dict[str, Any]:
+def _level_key(instance_id: str, rule: str, level: Decimal) -> dict[str, Any]:
+    return alert_key(instance_id, rule, level_text(level))
+
+
+def alert_key(instance_id: str, rule: str, key: str) -> dict[str, Any]:
+    """ALERT#<rule>#<key>: the level reached, or for a stale run its run id."""
     return {PK: {"S": f"{INSTANCE_PREFIX}{instance_id}"},
-            SK: {"S": f"{ALERT_SK_PREFIX}{rule}#{level_text(level)}"}}
+            SK: {"S": f"{ALERT_SK_PREFIX}{rule}#{key}"}}
 
 
 def _price_key(region: str, instance_type: str, lifecycle: str) -> dict[str, Any]:

@@ -228,8 +228,7 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
             c.ENV_INSTANCE_ROLE_NAME: INSTANCE_ROLE,
         }.items():
             monkeypatch.setenv(name, value)
-        caches = (on_state_change.services, sweep.services, sweep.run_store,
-                  api_context.settings)
+        caches = (on_state_change.services, sweep.services, api_context.settings)
         for cached in caches:
             cached.cache_clear()
         yield Guardrails(monkeypatch, queue_url)

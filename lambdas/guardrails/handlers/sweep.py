@@ -11,7 +11,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from guardrails.adapters import clock
-from guardrails.adapters.runs import RunStore
 from guardrails.constants import METRICS_NAMESPACE, SERVICE_NAME
 from guardrails.events import EventRejected, parse_sweep_request
 from guardrails.services.container import Services, build
@@ -29,11 +28,6 @@ def services(own_arn: str) -> Services:
     return build(Settings.from_env(), sweep_function_arn=own_arn)
 
 
-@cache
-def run_store() -> RunStore:
-    return RunStore(Settings.from_env().table_name)
-
-
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -46,7 +40,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     svc = services(context.invoked_function_arn)
     now = clock.now()
     if request is None:
-        stale = release_stale_runs(run_store(), svc.notifier, timedelta(
+        stale = release_stale_runs(svc.runs, svc.notifier, timedelta(
             minutes=svc.settings.heartbeat_timeout_minutes), now)
         report = sweep_all(svc, now)
         report.alerts += [f"stale-run:{run}" for run in stale.released]

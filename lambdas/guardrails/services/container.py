@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from guardrails.adapters.ec2 import Ec2
 from guardrails.adapters.notifier import Notifier
 from guardrails.adapters.pricing import PriceBook
+from guardrails.adapters.runs import RunStore
 from guardrails.adapters.scheduler import AlertScheduler
 from guardrails.adapters.table import InstanceTable
 from guardrails.settings import Settings
@@ -20,6 +21,7 @@ class Services:
     prices: PriceBook
     scheduler: AlertScheduler
     notifier: Notifier
+    runs: RunStore
 
 
 def build(settings: Settings, sweep_function_arn: str | None = None) -> Services:
@@ -34,4 +36,5 @@ def build(settings: Settings, sweep_function_arn: str | None = None) -> Services
         prices=PriceBook(table),
         scheduler=AlertScheduler(settings.schedule_group, settings.scheduler_role_arn, target),
         notifier=Notifier(settings.alerts_topic_arn),
+        runs=RunStore(settings.table_name),
     )

@@ -68,3 +68,21 @@ RULE_STALE_RUN: Final = "stale-run"
 ENV_HEARTBEAT_TIMEOUT_MINUTES: Final = "HEARTBEAT_TIMEOUT_MINUTES"
 DEFAULT_HEARTBEAT_TIMEOUT_MINUTES: Final = 10
 ENV_INSTANCE_ROLE_NAME: Final = "INSTANCE_ROLE_NAME"
+
+# Pre-termination workflow (issue 4).
+AUDIT_SK_PREFIX: Final = "AUDIT#"
+ENV_STATE_MACHINE_ARN: Final = "STATE_MACHINE_ARN"
+ENV_CHECKPOINT_BUCKET: Final = "CHECKPOINT_BUCKET"
+ENV_UPLOAD_TIMEOUT_SECONDS: Final = "UPLOAD_TIMEOUT_SECONDS"
+ENV_UPLOAD_POLL_SECONDS: Final = "UPLOAD_POLL_SECONDS"
+ENV_TERMINATE_WAIT_SECONDS: Final = "TERMINATE_WAIT_SECONDS"
+# Roles that may lift termination protection without an alert (the guardrails' own).
+ENV_TRUSTED_ROLE_ARNS: Final = "TRUSTED_ROLE_ARNS"
+DEFAULT_UPLOAD_TIMEOUT_SECONDS: Final = 1800
+DEFAULT_UPLOAD_POLL_SECONDS: Final = 10
+# API Gateway ends an integration at 29 s: answer 202 with the execution id before that.
+DEFAULT_TERMINATE_WAIT_SECONDS: Final = 20
+RULE_TERMINATION: Final = "termination"
+RULE_POST_MORTEM: Final = "post-mortem"
+RULE_SPOT_INTERRUPTION: Final = "spot-interruption"
+RULE_PROTECTION_REMOVED: Final = "protection-removed"

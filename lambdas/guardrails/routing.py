@@ -32,6 +32,8 @@ API_ROUTES: Final[dict[str, tuple[str, str]]] = {
     "heartbeat": ("POST", "/instances/{instance_id}/runs/{run_id}/heartbeat"),
     "record_checkpoint": ("POST", "/instances/{instance_id}/runs/{run_id}/checkpoints"),
     "finish_run": ("POST", "/instances/{instance_id}/runs/{run_id}/finish"),
+    "terminate_instance": ("POST", "/instances/{instance_id}/terminate"),
+    "get_termination": ("GET", "/instances/{instance_id}/terminations/{execution}"),
 }
 # Routes only the instance itself may call (its role session name is its instance id).
 INSTANCE_ONLY_ROUTES: Final = frozenset(
@@ -41,3 +43,19 @@ INSTANCE_ONLY_ROUTES: Final = frozenset(
 def resolver_path(route: str) -> str:
     """`/instances/{instance_id}` as Powertools writes it: `/instances/<instance_id>`."""
     return API_ROUTES[route][1].replace("{", "<").replace("}", ">")
+
+
+# Reactive guards (issue 4): EventBridge rules -> the guard function.
+GUARD_HANDLER: Final = "guardrails.handlers.on_guard_event.handler"
+SPOT_WARNING_DETAIL_TYPE: Final = "EC2 Spot Instance Interruption Warning"
+CLOUDTRAIL_DETAIL_TYPE: Final = "AWS API Call via CloudTrail"
+SPOT_WARNING_PATTERN: Final[dict[str, Any]] = {
+    "source": ["aws.ec2"],
+    "detail-type": [SPOT_WARNING_DETAIL_TYPE],
+}
+# Needs a CloudTrail trail (management events) in the account, as every CloudTrail rule does.
+PROTECTION_CHANGE_PATTERN: Final[dict[str, Any]] = {
+    "source": ["aws.ec2"],
+    "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+    "detail": {"eventSource": ["ec2.amazonaws.com"], "eventName": ["ModifyInstanceAttribute"]},
+}

@@ -38,6 +38,23 @@ class Settings(BaseModel):
         default=c.DEFAULT_HEARTBEAT_TIMEOUT_MINUTES, alias=c.ENV_HEARTBEAT_TIMEOUT_MINUTES,
         ge=1, le=24 * 60)
 
+    # The pre-termination workflow and the guards (issue 4).
+    state_machine_arn: str | None = Field(default=None, alias=c.ENV_STATE_MACHINE_ARN)
+    checkpoint_bucket: str | None = Field(default=None, alias=c.ENV_CHECKPOINT_BUCKET)
+    upload_timeout_seconds: int = Field(
+        default=c.DEFAULT_UPLOAD_TIMEOUT_SECONDS, alias=c.ENV_UPLOAD_TIMEOUT_SECONDS,
+        ge=30, le=24 * 3600)
+    upload_poll_seconds: int = Field(
+        default=c.DEFAULT_UPLOAD_POLL_SECONDS, alias=c.ENV_UPLOAD_POLL_SECONDS, ge=0, le=300)
+    terminate_wait_seconds: float = Field(
+        default=c.DEFAULT_TERMINATE_WAIT_SECONDS, alias=c.ENV_TERMINATE_WAIT_SECONDS,
+        ge=0, le=25)
+    trusted_role_arns: str = Field(default="", alias=c.ENV_TRUSTED_ROLE_ARNS)
+
+    @property
+    def trusted_roles(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.trusted_role_arns.split(",") if r.strip())
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         return cls.model_validate(dict(os.environ if env is None else env))

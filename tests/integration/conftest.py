@@ -16,7 +16,9 @@ from guardrails import constants as c
 from guardrails.adapters import clients, clock
 from guardrails.adapters.schema import create_table_request
 from guardrails.api import context as api_context
-from guardrails.handlers import api, on_state_change, sweep
+from guardrails.handlers import api, on_guard_event, on_state_change, sweep, termination
+from local.instance_agent import LocalInstanceAgent
+from local.lambda_runtime import EMULATOR_CONFIG, LocalLambdas, deploy_workflow, workflow_handlers
 from tests.conftest import REGION
 from tests.events import sample, state_change
 
@@ -78,6 +80,7 @@ class Guardrails:
         self.ddb = boto3.client("dynamodb", REGION)
         self.scheduler = boto3.client("scheduler", REGION)
         self.sqs = boto3.client("sqs", REGION)
+        self.s3 = boto3.client("s3", REGION)
         self._alerts: list[Alert] = []
         self.pricing = PricingUnavailable()
         clients.override("pricing", self.pricing)
@@ -167,6 +170,36 @@ class Guardrails:
         answer = api.handler(event, LambdaContext("api"))
         return answer["statusCode"], json.loads(answer["body"]) if answer["body"] else None
 
+    def instance_agent(self, *online: str, **options: Any) -> LocalInstanceAgent:
+        """SSM answered as the agent on these instances would (the rest have none)."""
+        agent = LocalInstanceAgent(self.s3, online=set(online), **options)
+        clients.override("ssm", agent)
+        return agent
+
+    def terminate(self, instance_id: str, *, at: datetime, caller: str | None = None,
+                  **body: Any) -> tuple[int, Any]:
+        """POST /instances/{id}/terminate: the workflow runs on moto, its tasks here."""
+        return self.api("POST", f"/instances/{instance_id}/terminate", body, caller=caller,
+                        at=at)
+
+    def ec2_state(self, instance_id: str) -> str:
+        answer = self.ec2.describe_instances(InstanceIds=[instance_id])
+        return str(answer["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+    def audits(self, instance_id: str) -> list[dict[str, Any]]:
+        from guardrails.adapters.table import _plain
+
+        answer = self.ddb.query(
+            TableName=TABLE, KeyConditionExpression="pk = :pk AND begins_with(sk, :a)",
+            ExpressionAttributeValues={":pk": {"S": f"INSTANCE#{instance_id}"},
+                                       ":a": {"S": c.AUDIT_SK_PREFIX}})
+        return [_plain(item) for item in answer["Items"]]
+
+    def guard_event(self, event: Any, at: datetime) -> dict[str, Any]:
+        self.at(at)
+        result: dict[str, Any] = on_guard_event.handler(event, LambdaContext("guards"))
+        return result
+
     # ---- what users see ---------------------------------------------------------------
     def alerts(self) -> list[Alert]:
         """Every alert published so far, in order."""
@@ -201,6 +234,8 @@ class Guardrails:
 
 
 TABLE = "guardrails-test"
+BUCKET = "guardrails-checkpoints-test"
+WORKFLOW_ROLE = f"arn:aws:iam::{ACCOUNT}:role/guardrails-terminate"
 
 
 def create_table(ddb: Any, name: str) -> None:
@@ -209,8 +244,11 @@ def create_table(ddb: Any, name: str) -> None:
 
 @pytest.fixture
 def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
-    with mock_aws():
+    with mock_aws(config=EMULATOR_CONFIG), LocalLambdas(workflow_handlers()).installed():
         create_table(boto3.client("dynamodb", REGION), TABLE)
+        boto3.client("s3", REGION).create_bucket(Bucket=BUCKET)
+        machine = deploy_workflow(boto3.client("iam", REGION), boto3.client("lambda", REGION),
+                                  boto3.client("stepfunctions", REGION))
         sns = boto3.client("sns", REGION)
         topic = sns.create_topic(Name="guardrails-alerts")["TopicArn"]
         sqs = boto3.client("sqs", REGION)
@@ -226,9 +264,16 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
             c.ENV_SCHEDULER_ROLE_ARN: SCHEDULER_ROLE,
             c.ENV_SWEEP_FUNCTION_ARN: SWEEP_ARN,
             c.ENV_INSTANCE_ROLE_NAME: INSTANCE_ROLE,
+            c.ENV_STATE_MACHINE_ARN: machine,
+            c.ENV_CHECKPOINT_BUCKET: BUCKET,
+            c.ENV_UPLOAD_POLL_SECONDS: "0",
+            c.ENV_UPLOAD_TIMEOUT_SECONDS: "60",
+            c.ENV_TERMINATE_WAIT_SECONDS: "15",
+            c.ENV_TRUSTED_ROLE_ARNS: WORKFLOW_ROLE,
         }.items():
             monkeypatch.setenv(name, value)
-        caches = (on_state_change.services, sweep.services, api_context.settings)
+        caches = (on_state_change.services, sweep.services, api_context.settings,
+                  termination.workflow, on_guard_event.services)
         for cached in caches:
             cached.cache_clear()
         yield Guardrails(monkeypatch, queue_url)

@@ -74,3 +74,7 @@ def set_termination_protection(instance_id: str, protected: bool) -> None:
     """DisableApiTermination: while on, a plain TerminateInstances fails inside AWS."""
     client("ec2").modify_instance_attribute(
         InstanceId=instance_id, DisableApiTermination={"Value": protected})
+
+
+def terminate(instance_id: str) -> None:
+    client("ec2").terminate_instances(InstanceIds=[instance_id])

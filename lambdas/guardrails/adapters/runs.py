@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from guardrails.adapters.audit import audit_from_item
 from guardrails.adapters.table import (
     TableClient,
     _plain,
@@ -19,6 +20,7 @@ from guardrails.adapters.table import (
     record_from_item,
 )
 from guardrails.constants import (
+    AUDIT_SK_PREFIX,
     CHECKPOINT_SK_PREFIX,
     INSTANCE_PREFIX,
     LIVE_INDEX,
@@ -31,6 +33,7 @@ from guardrails.constants import (
     RUN_SK_PREFIX,
     SK,
 )
+from guardrails.domain.audit import Audit
 from guardrails.domain.instance import InstanceRecord
 from guardrails.domain.runs import (
     QUEUED,
@@ -55,6 +58,7 @@ class Collection:
     runs: list[Run] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     protected: bool | None = None
+    audits: list[Audit] = field(default_factory=list)
 
     def run(self, run_id: str) -> Run | None:
         return next((r for r in self.runs if r.run_id == run_id), None)
@@ -239,6 +243,23 @@ class RunStore(TableClient):
                                   f"{ckpt.instance_id}", "start the run first") from error
             raise
 
+    def mark_uploaded(self, instance_id: str, run_id: str, epoch: int, sha256: str,
+                      s3_uri: str) -> bool:
+        """Give a recorded checkpoint its verified S3 copy. False if the record is gone or
+        now describes another file (its sha256 changed)."""
+        try:
+            self._ddb.update_item(
+                TableName=self.name, Key=checkpoint_key(instance_id, run_id, epoch),
+                UpdateExpression="SET #uri = :uri",
+                ConditionExpression="attribute_exists(#pk) AND #sha = :sha",
+                ExpressionAttributeNames={"#uri": "s3_uri", "#pk": PK, "#sha": "sha256"},
+                ExpressionAttributeValues={":uri": {"S": s3_uri}, ":sha": {"S": sha256}})
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise
+        return True
+
     def finish(self, instance_id: str, run_id: str, status: str, at: datetime) -> None:
         """End a live run and release the LOCK together; a queued run is just withdrawn."""
         try:
@@ -309,6 +330,8 @@ def _add(found: Collection, item: Mapping[str, Any]) -> None:
         found.runs.append(_run(item))
     elif sk.startswith(CHECKPOINT_SK_PREFIX):
         found.checkpoints.append(_checkpoint(found.instance_id, item))
+    elif sk.startswith(AUDIT_SK_PREFIX):
+        found.audits.append(audit_from_item(found.instance_id, item))
 
 
 def _status_change(table: str, instance_id: str, run_id: str, was: str, becomes: str,

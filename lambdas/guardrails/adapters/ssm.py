@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import Any
 
@@ -55,3 +56,48 @@ def pid_alive(instance_id: str, pid: int, timeout: float = DEFAULT_TIMEOUT_SECON
     except (ClientError, BotoCoreError):
         return UNKNOWN
     return UNKNOWN
+
+
+# ---- commands the workflow and the guards send ---------------------------------------------
+RUNNING_STATUSES = frozenset({"Pending", "InProgress", "Delayed"})
+RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+
+
+def send(instance_id: str, commands: list[str], comment: str, timeout_seconds: int) -> str:
+    """Run shell commands on the instance (AWS-RunShellScript); returns the command id."""
+    answer = client("ssm").send_command(
+        InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Comment=comment[:100],
+        Parameters={"commands": commands}, TimeoutSeconds=max(30, timeout_seconds))
+    return str(answer["Command"]["CommandId"])
+
+
+def command_state(instance_id: str, command_id: str) -> tuple[str, str]:
+    """RUNNING, SUCCEEDED or FAILED, with what SSM said."""
+    try:
+        result = client("ssm").get_command_invocation(CommandId=command_id,
+                                                      InstanceId=instance_id)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "InvocationDoesNotExist":
+            return RUNNING, "the command has not reached the instance yet"
+        raise
+    status = str(result.get("Status"))
+    if status in RUNNING_STATUSES:
+        return RUNNING, status
+    if status == "Success":
+        return SUCCEEDED, status
+    errors = str(result.get("StandardErrorContent") or "").strip()[:500]
+    return FAILED, f"{status} (exit {result.get('ResponseCode')}){': ' + errors if errors else ''}"
+
+
+def upload_commands(copies: list[tuple[str, str, str]]) -> list[str]:
+    """`aws s3 cp` of each (local path, s3 uri, sha256 hex), with the checksum S3 verifies
+    and stores, so head_object can prove the copy."""
+    return ["set -e"] + [
+        f"aws s3 cp {shlex.quote(path)} {shlex.quote(uri)} --only-show-errors "
+        f"--checksum-algorithm SHA256 --metadata sha256={shlex.quote(sha)}"
+        for path, uri, sha in copies]
+
+
+def checkpoint_signal_command(pid: int) -> str:
+    """The training agent saves and uploads a checkpoint on SIGUSR1 (training/agent.py)."""
+    return f"kill -USR1 {int(pid)}"

@@ -7,7 +7,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from guardrails.adapters.workflow import RUNNING, SUCCEEDED, Execution
 from guardrails.domain.runs import LockHeld, RegistryError, RunNotFound, RunNotLive
+from guardrails.workflow.models import failure_text
 
 
 class ApiRefusal(Exception):
@@ -70,3 +72,36 @@ def validation_answer(errors: list[dict[str, Any]]) -> Response[str]:
     return answer(422, "invalid_request", text,
                   "fix the fields named above; the API reference is docs/openapi.json",
                   problems=problems)
+
+
+class Unavailable(ApiRefusal):
+    status = 503
+    code = "not_configured"
+
+
+def execution_answer(instance_id: str, execution: Execution) -> Response[str]:
+    """How a terminate workflow execution reads over HTTP: 200 terminated, 409 blocked,
+    202 still going, 502 failed (and then nothing was terminated)."""
+    poll = f"/instances/{instance_id}/terminations/{execution.name}"
+    if execution.status == RUNNING:
+        body: dict[str, Any] = {
+            "status": "in_progress", "execution": execution.name, "poll": poll,
+            "message": "still working (uploading checkpoints); poll for the outcome"}
+        return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
+                        body=json.dumps(body))
+    outcome = (execution.output or {}).get("outcome") or {}
+    if execution.status == SUCCEEDED and outcome.get("status") == "terminated":
+        body = {"status": "terminated", "instance_id": instance_id,
+                "execution": execution.name, **outcome}
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON,
+                        body=json.dumps(body))
+    if execution.status == SUCCEEDED and outcome.get("status") == "blocked":
+        return answer(409, "termination_blocked", str(outcome.get("message")),
+                      " ".join(outcome.get("hints") or []), reasons=outcome.get("reasons"),
+                      hints=outcome.get("hints"), audit_id=outcome.get("audit_id"),
+                      execution=execution.name)
+    cause = (failure_text(execution.error or "", execution.cause) if execution.cause
+             else f"the workflow ended {execution.status}")
+    return answer(502, "termination_failed", cause,
+                  "nothing was terminated; retry, and if it keeps failing read the "
+                  f"execution history of {execution.name}", execution=execution.name)

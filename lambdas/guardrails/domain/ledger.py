@@ -123,6 +123,23 @@ class Ledger:
             total += cost
         return total
 
+    def cost_between(self, start: datetime, end: datetime) -> Decimal | None:
+        """USD of the running time between two moments; None if part of it had no known
+        price, or lies in the folded past."""
+        if self.folded_until is not None and start < self.folded_until:
+            return None
+        total = Decimal(0)
+        for interval in self.intervals():
+            overlap = Interval(max(start, interval.start),
+                               min(end, interval.end or end), interval.rate)
+            if overlap.end is None or overlap.end <= overlap.start:
+                continue
+            cost = overlap.cost(end)
+            if cost is None:
+                return None
+            total += cost
+        return total
+
     def _folded(self) -> Ledger:
         """Fold the oldest closed intervals into totals once the list grows past MAX_TRANSITIONS."""
         if len(self.transitions) <= MAX_TRANSITIONS:

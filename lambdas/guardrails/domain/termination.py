@@ -24,6 +24,12 @@ class TerminationDecision:
     hints: tuple[str, ...] = ()
     not_in_s3: tuple[Checkpoint, ...] = ()
     spot: bool = False
+    live_run: str | None = None  # the run that blocks, if one does
+
+    @property
+    def uploadable(self) -> bool:
+        """Blocked only by checkpoints that copying them to S3 would make safe."""
+        return self.outcome == BLOCKED and self.live_run is None and bool(self.not_in_s3)
 
     @property
     def safe(self) -> bool:
@@ -35,10 +41,12 @@ def decide(instance_id: str, lock: Lock | None, checkpoints: Iterable[Checkpoint
     """`process` is the SSM verdict on the live run's pid, when one was asked for."""
     reasons: list[str] = []
     notes: list[str] = []
+    live_run = None
     if lock is not None and process == PROCESS_GONE:
         notes.append(f"run {lock.run_id} is registered as live, but its process "
                      f"(pid {lock.pid}) is gone; it does not block")
     elif lock is not None:
+        live_run = lock.run_id
         reasons.append(f"run {lock.run_id} (pid {lock.pid}) is live")
     pending = tuple(c for c in checkpoints if not c.uploaded)
     reasons += [f"checkpoint {c.path} (run {c.run_id}, epoch {c.epoch}) is not in S3"
@@ -51,7 +59,8 @@ def decide(instance_id: str, lock: Lock | None, checkpoints: Iterable[Checkpoint
         hints.append(f"or pass upload_checkpoints=true to copy the {len(pending)} "
                      "checkpoint(s) to S3 first, then terminate")
     hints.append("or pass force=true with a reason, if losing them is intended (audited)")
-    return TerminationDecision(BLOCKED, tuple(reasons + notes), tuple(hints), pending, spot)
+    return TerminationDecision(BLOCKED, tuple(reasons + notes), tuple(hints), pending, spot,
+                               live_run)
 
 
 def unknown(error: str) -> TerminationDecision:

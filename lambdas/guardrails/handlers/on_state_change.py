@@ -12,11 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from guardrails.adapters import clock
 from guardrails.constants import METRICS_NAMESPACE, SERVICE_NAME
 from guardrails.events import EventRejected, parse_state_change
-from guardrails.services import accounting
+from guardrails.services import accounting, guards
 from guardrails.services.container import Services, build
 from guardrails.settings import Settings
 
 logger = Logger(service=SERVICE_NAME)
+GONE = frozenset({"shutting-down", "terminated"})
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 
@@ -39,6 +40,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     logger.append_keys(instance_id=detail.instance_id, state=detail.state)
     outcome = accounting.record_transition(services(), detail.instance_id, detail.state,
                                            change.time, now)
+    if detail.state in GONE:
+        guards.report_bypass(services().runs, services().notifier, detail.instance_id,
+                             detail.state, change.time)
     logger.info("state change handled", status=outcome.status, reason=outcome.reason)
     metrics.add_metric(name=f"StateChanges{outcome.status.capitalize()}", unit=MetricUnit.Count,
                        value=1)

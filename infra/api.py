@@ -12,22 +12,32 @@ from constructs import Construct
 from guardrails import constants as c
 from guardrails.routing import API_HANDLER, API_ROUTES
 from infra.function import FunctionOptions, GuardedFunction
+from infra.nag import acknowledge_wildcard_resource
+from infra.termination import TerminationWorkflow
 
 STAGE = "v1"
 
 
 class RegistryApi(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: FunctionOptions,
-                 instance_role_name: str, rate_limit: int = 50,
+                 instance_role_name: str, state_machine: TerminationWorkflow,
+                 rate_limit: int = 50,
                  burst_limit: int = 100) -> None:
         super().__init__(scope, construct_id)
         self.guarded = GuardedFunction(
             self, "Api", handler=API_HANDLER, options=options, asynchronous=False,
             timeout=Duration.seconds(29),
             # Only sessions of this role may write runs (see guardrails/api/identity.py).
-            environment={c.ENV_INSTANCE_ROLE_NAME: instance_role_name},
+            environment={c.ENV_INSTANCE_ROLE_NAME: instance_role_name,
+                         c.ENV_STATE_MACHINE_ARN: state_machine.state_machine.state_machine_arn},
             description="REST API: training runs, checkpoints, instance status",
         )
+        state_machine.state_machine.grant_start_execution(self.guarded.role)
+        self.guarded.allow(["states:DescribeExecution"], [state_machine.executions_arn])
+        acknowledge_wildcard_resource(
+            self.guarded.role, state_machine.executions_arn,
+            reason="Executions are named per terminate request at runtime; reading them is "
+                   "limited to this stack's termination state machine.")
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_YEAR)
         self.api = apigw.RestApi(
             self, "RestApi",

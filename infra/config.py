@@ -30,6 +30,9 @@ class GuardrailsConfig(BaseModel):
     slack_workspace_id: str | None = None
     slack_channel_id: str | None = None
     powertools_layer_version: int = Field(default=POWERTOOLS_LAYER_VERSION, ge=1)
+    # How long the terminate workflow waits for an SSM checkpoint upload before it blocks.
+    upload_timeout_seconds: int = Field(default=c.DEFAULT_UPLOAD_TIMEOUT_SECONDS, ge=60,
+                                        le=4 * 3600)
     heartbeat_timeout_minutes: int = Field(default=c.DEFAULT_HEARTBEAT_TIMEOUT_MINUTES, ge=1,
                                            le=24 * 60)
 

@@ -20,14 +20,16 @@ from infra.function import (
     GuardedFunction,
     powertools_layer,
 )
+from infra.grants import grant_instance_changes, grant_ssm_commands
+from infra.guards import Guards
 from infra.instance_role import TrainingInstanceRole
 from infra.nag import acknowledge_wildcard_resource
 from infra.scheduling import LIST_SCHEDULES, CrossingSchedules
 from infra.state_changes import StateChanges
 from infra.sweep import Sweep
 from infra.table import GuardrailsTable
+from infra.termination import TerminationWorkflow
 
-SSM_UNSCOPED = ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation"]
 REGISTRY_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                           "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem",
                           "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem"]
@@ -64,18 +66,32 @@ class GuardrailsStack(Stack):
         self.schedules.allow_invoke(self.sweep.guarded.function)
         self._grant_cost_guardrails(self.sweep.guarded, batch_reads=True)
         self._grant_cost_guardrails(self.state_changes.guarded, batch_reads=False)
+        # ...and writes the post-mortem of a termination that went around the workflow.
+        self.state_changes.guarded.allow(["dynamodb:Query"], [self.table.table_arn])
+        self.checkpoints = CheckpointBucket(self, "Checkpoints")
+        self.termination = TerminationWorkflow(
+            self, "Termination", options=options, table=self.table, alerts=self.alerts,
+            bucket=self.checkpoints.bucket, upload_timeout_seconds=config.upload_timeout_seconds)
         self.instance_role = TrainingInstanceRole(self, "TrainingInstance")
         self.registry = RegistryApi(self, "Registry", options=options,
-                                    instance_role_name=self.instance_role.role.role_name)
+                                    instance_role_name=self.instance_role.role.role_name,
+                                    state_machine=self.termination)
         self._grant_registry(self.registry.guarded)
         # The sweep also releases stale runs: the registry's writes, plus the SSM live check.
         self._grant_registry(self.sweep.guarded)
-        self._grant_ssm_check(self.sweep.guarded)
+        grant_ssm_commands(self.sweep.guarded)
+        # These roles lift protection as designed; the guard alerts on anyone else.
+        self.guards = Guards(
+            self, "Guards", options=options, table=self.table, alerts=self.alerts,
+            bucket=self.checkpoints.bucket, trusted_role_arns=[
+                self.termination.tasks["terminate"].role.role_arn,
+                self.registry.guarded.role.role_arn, self.sweep.guarded.role.role_arn])
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
         CfnOutput(self, "ApiUrl", value=self.registry.api.url,
                   description="GUARDRAILS_API for guardctl and the training agent")
-        self.checkpoints = CheckpointBucket(self, "Checkpoints")
+        CfnOutput(self, "TerminationStateMachine",
+                  value=self.termination.state_machine.state_machine_arn)
         self.instance_role.grant(self.registry.api, self.checkpoints.bucket)
         CfnOutput(self, "CheckpointBucket", value=self.checkpoints.bucket.bucket_name,
                   description="GUARDRAILS_BUCKET for the training agent")
@@ -84,20 +100,11 @@ class GuardrailsStack(Stack):
                   export_name=f"{construct_id}-TrainingInstanceProfile",
                   description="launch training instances with this instance profile")
 
-    def _grant_ssm_check(self, fn: GuardedFunction) -> None:
-        document = self.format_arn(service="ssm", account="", resource="document",
-                                   resource_name="AWS-RunShellScript")
-        instances = self.format_arn(service="ec2", resource="instance", resource_name="*")
-        fn.allow(["ssm:SendCommand"], [document, instances])
-        fn.allow(SSM_UNSCOPED, ["*"])
-
     def _grant_registry(self, fn: GuardedFunction) -> None:
         fn.allow(REGISTRY_TABLE_ACTIONS, [self.table.table_arn])
         fn.allow(["dynamodb:Query"], [f"{self.table.table_arn}/index/{c.LIVE_INDEX}"])
-        instances = self.format_arn(service="ec2", resource="instance", resource_name="*")
-        fn.allow(["ec2:ModifyInstanceAttribute"], [instances])
-        acknowledge_wildcard_resource(
-            fn.role, instances,
+        grant_instance_changes(
+            fn, ["ec2:ModifyInstanceAttribute"],
             reason="Any instance of the account may run training; the API only lets an "
                    "instance change its own protection (its role session must be its id).")
 
@@ -109,5 +116,5 @@ class GuardrailsStack(Stack):
         self.schedules.grant_manage(fn.role)
         acknowledge_wildcard_resource(
             fn.role, "*",
-            reason=f"{', '.join(UNSCOPED_ACTIONS + SSM_UNSCOPED)} do not support "
+            reason=f"{', '.join(UNSCOPED_ACTIONS)} do not support "
                    "resource-level permissions (Service Authorization Reference); they read.")

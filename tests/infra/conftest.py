@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk import App, Validations
 from aws_cdk.assertions import Template
 
@@ -38,4 +39,15 @@ def acknowledgements(app: App) -> dict[str, str]:
             if entry.type == key:
                 for rule, reason in entry.data.items():
                     found[f"{construct.node.path} {rule}"] = reason
+    return found
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The stack from cdk.json's context, synthesized once per test process."""
+    return synth(tmp_path_factory.mktemp("default"))[1]
+
+
+def resources(template: Template, kind: str) -> dict[str, Any]:
+    found: dict[str, Any] = template.find_resources(kind)
     return found

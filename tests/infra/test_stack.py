@@ -13,31 +13,20 @@ from guardrails import constants as c
 from guardrails.routing import (
     API_HANDLER,
     API_ROUTES,
+    GUARD_HANDLER,
     ON_STATE_CHANGE_HANDLER,
     STATE_CHANGE_PATTERN,
     SWEEP_HANDLER,
 )
+from guardrails.workflow.definition import TASK_HANDLERS
 from infra.config import ConfigError
-from tests.infra.conftest import acknowledgements, synth
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return synth(tmp_path_factory.mktemp("default"))[1]
-
-
-def resources(template: Template, kind: str) -> dict[str, Any]:
-    found: dict[str, Any] = template.find_resources(kind)
-    return found
+from tests.infra.conftest import acknowledgements, resources, synth
 
 
 def test_state_changes_reach_on_state_change(template: Template) -> None:
     rules = resources(template, "AWS::Events::Rule")
-    [rule] = [r for r in rules.values() if "EventPattern" in r["Properties"]]
-    assert rule["Properties"]["EventPattern"] == {
-        "source": STATE_CHANGE_PATTERN["source"],
-        "detail-type": STATE_CHANGE_PATTERN["detail-type"],
-    }
+    [rule] = [r for r in rules.values()
+              if r["Properties"].get("EventPattern") == STATE_CHANGE_PATTERN]
     [target] = rule["Properties"]["Targets"]
     functions = resources(template, "AWS::Lambda::Function")
     target_fn = functions[target["Arn"]["Fn::GetAtt"][0]]
@@ -117,11 +106,13 @@ def test_every_async_function_has_a_dlq_and_every_function_an_error_alarm(
 ) -> None:
     functions = resources(template, "AWS::Lambda::Function")
     assert {f["Properties"]["Handler"] for f in functions.values()} == {
-        ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER, API_HANDLER}
+        ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER, API_HANDLER, GUARD_HANDLER,
+        *TASK_HANDLERS.values()}
     alarms = resources(template, "AWS::CloudWatch::Alarm").values()
     alarmed = {d["Value"]["Ref"] for a in alarms for d in a["Properties"]["Dimensions"]}
+    synchronous = {API_HANDLER, *TASK_HANDLERS.values()}  # the API, and the workflow's tasks
     for logical_id, fn in functions.items():
-        if fn["Properties"]["Handler"] != API_HANDLER:  # the API is invoked synchronously
+        if fn["Properties"]["Handler"] not in synchronous:
             assert "TargetArn" in fn["Properties"]["DeadLetterConfig"]
         assert fn["Properties"]["Runtime"].startswith("python3.1")
         assert logical_id in alarmed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,9 +177,20 @@ class Guardrails:
         clients.override("ssm", agent)
         return agent
 
+    def deploy_workflow(self) -> None:
+        """The state machine and its functions on moto (only the tests that terminate pay
+        for it)."""
+        if os.environ.get(c.ENV_STATE_MACHINE_ARN):
+            return
+        machine = deploy_workflow(boto3.client("iam", REGION), boto3.client("lambda", REGION),
+                                  boto3.client("stepfunctions", REGION))
+        self.monkeypatch.setenv(c.ENV_STATE_MACHINE_ARN, machine)
+        api_context.settings.cache_clear()
+
     def terminate(self, instance_id: str, *, at: datetime, caller: str | None = None,
                   **body: Any) -> tuple[int, Any]:
         """POST /instances/{id}/terminate: the workflow runs on moto, its tasks here."""
+        self.deploy_workflow()
         return self.api("POST", f"/instances/{instance_id}/terminate", body, caller=caller,
                         at=at)
 
@@ -247,8 +259,6 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
     with mock_aws(config=EMULATOR_CONFIG), LocalLambdas(workflow_handlers()).installed():
         create_table(boto3.client("dynamodb", REGION), TABLE)
         boto3.client("s3", REGION).create_bucket(Bucket=BUCKET)
-        machine = deploy_workflow(boto3.client("iam", REGION), boto3.client("lambda", REGION),
-                                  boto3.client("stepfunctions", REGION))
         sns = boto3.client("sns", REGION)
         topic = sns.create_topic(Name="guardrails-alerts")["TopicArn"]
         sqs = boto3.client("sqs", REGION)
@@ -257,6 +267,7 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
             QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
         boto3.client("scheduler", REGION).create_schedule_group(Name=GROUP)
+        monkeypatch.delenv(c.ENV_STATE_MACHINE_ARN, raising=False)
         for name, value in {
             c.ENV_TABLE_NAME: TABLE,
             c.ENV_ALERTS_TOPIC_ARN: topic,
@@ -264,7 +275,6 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
             c.ENV_SCHEDULER_ROLE_ARN: SCHEDULER_ROLE,
             c.ENV_SWEEP_FUNCTION_ARN: SWEEP_ARN,
             c.ENV_INSTANCE_ROLE_NAME: INSTANCE_ROLE,
-            c.ENV_STATE_MACHINE_ARN: machine,
             c.ENV_CHECKPOINT_BUCKET: BUCKET,
             c.ENV_UPLOAD_POLL_SECONDS: "0",
             c.ENV_UPLOAD_TIMEOUT_SECONDS: "60",

@@ -22,12 +22,20 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SERVICES = ("ec2", "dynamodb", "sns", "scheduler", "pricing", "ssm")
 
 
-# API operations that IAM authorizes through other actions: a transaction needs the action of
-# each item it writes or checks.
-IAM_ACTIONS_OF = {
-    "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem",
-                                    "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
-}
+# API operations that IAM authorizes through other actions.
+IAM_ACTIONS_OF = {"s3:HeadObject": {"s3:GetObject"}}
+# A transaction needs the action of each item it writes or checks.
+TRANSACT_PARTS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem",
+                  "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem"}
+
+
+def actions_of_call(model: Any, params: dict[str, Any]) -> set[str]:
+    """The IAM actions one API call needs."""
+    action = iam_action(model.service_model.signing_name, model.name)
+    if action == "dynamodb:TransactWriteItems":
+        return {TRANSACT_PARTS[kind] for item in params.get("TransactItems", [])
+                for kind in item}
+    return IAM_ACTIONS_OF.get(action, {action})
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -57,9 +65,9 @@ def test_every_call_a_handler_makes_is_in_its_role(
     made: dict[str, set[str]] = defaultdict(set)
     current = {"handler": ""}
 
-    def record(model: Any, **_: Any) -> None:
-        service = model.service_model.signing_name
-        made[current["handler"]].add(iam_action(service, model.name))
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        made[current["handler"]].update(actions_of_call(model, params))
+        made["operations"].add(iam_action(model.service_model.signing_name, model.name))
 
     def tracked(handler: str, real: Any) -> Any:
         def run(event: Any, context: Any) -> Any:
@@ -122,8 +130,7 @@ def test_every_call_a_handler_makes_is_in_its_role(
     template = synth(tmp_path)[1].to_json()
     for handler in (ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER, API_HANDLER):
         assert made[handler], f"the scenario never ran {handler}"
-        needed = set().union(*(IAM_ACTIONS_OF.get(a, {a}) for a in made[handler]))
-        missing = needed - allowed_actions(template, handler)
+        missing = made[handler] - allowed_actions(template, handler)
         assert not missing, f"{handler} calls what its role does not allow: {sorted(missing)}"
     # And the scenario reached the calls that matter most
     everything = set().union(*made.values())
@@ -134,3 +141,105 @@ def test_every_call_a_handler_makes_is_in_its_role(
                    "dynamodb:Scan", "dynamodb:Query", "ssm:DescribeInstanceInformation"):
         assert needed in everything
     assert all(re.fullmatch(r"[a-z0-9]+:[A-Za-z]+", a) for a in everything)
+
+
+class RecordingAgent:
+    """The local SSM agent, noting each operation as the IAM action of the calling handler."""
+
+    def __init__(self, agent: Any, note: Any) -> None:
+        self.agent, self.note = agent, note
+
+    def __getattr__(self, name: str) -> Any:
+        operation = "".join(part.capitalize() for part in name.split("_"))
+
+        def call(**kwargs: Any) -> Any:
+            self.note(f"ssm:{operation}")
+            return getattr(self.agent, name)(**kwargs)
+        return call
+
+
+def test_every_call_the_termination_side_makes_is_in_its_role(
+    guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import hashlib
+    import threading
+
+    from guardrails.handlers import on_guard_event, termination
+    from guardrails.routing import GUARD_HANDLER
+    from guardrails.workflow.definition import TASK_HANDLERS
+    from tests.events import protection_change, spot_warning
+
+    g = guardrails
+    made: dict[str, set[str]] = defaultdict(set)
+    local = threading.local()  # the workflow's tasks run on moto's execution thread
+
+    def note(*actions: str) -> None:
+        made[getattr(local, "handler", "")].update(actions)
+
+    def tracked(handler: str, real: Any) -> Any:
+        def run(event: Any, context: Any) -> Any:
+            local.handler = handler
+            return real(event, context)
+        return run
+
+    for task, path in TASK_HANDLERS.items():
+        monkeypatch.setattr(termination, task, tracked(path, getattr(termination, task)))
+    monkeypatch.setattr(on_guard_event, "handler", tracked(GUARD_HANDLER, on_guard_event.handler))
+    monkeypatch.setattr(on_state_change, "handler",
+                        tracked(ON_STATE_CHANGE_HANDLER, on_state_change.handler))
+    monkeypatch.setattr(api, "handler", tracked(API_HANDLER, api.handler))
+    trainer = g.launch("g5.xlarge")
+    agent = g.instance_agent(trainer)
+    clients.override("ssm", RecordingAgent(agent, note))
+    for service in ("ec2", "dynamodb", "sns", "s3", "stepfunctions"):
+        clients.client(service).meta.events.register(
+            "before-parameter-build",
+            lambda model, params, **_: note(*actions_of_call(model, params),
+                                            iam_action(model.service_model.signing_name,
+                                                       model.name)))
+
+    # Blocked, then uploaded, verified and terminated; a bypass; a spot warning; a hand edit
+    g.state_change(trainer, "running", T0)
+    body = {"pid": 7, "command": "train", "total_epochs": 2}
+    _, live = g.api("POST", f"/instances/{trainer}/runs", body, caller=trainer, at=T0)
+    run = live["run"]["run_id"]
+    path = tmp_path / "e1.pt"
+    path.write_bytes(b"weights")
+    g.api("POST", f"/instances/{trainer}/runs/{run}/checkpoints",
+          {"path": str(path), "epoch": 1, "bytes": 7,
+           "sha256": hashlib.sha256(b"weights").hexdigest()}, caller=trainer)
+    g.guard_event(spot_warning(trainer, T0), T0)
+    g.guard_event(protection_change(trainer, T0, disabled=True), T0)
+    g.terminate(trainer, at=T0)  # blocked by the live run
+    g.api("POST", f"/instances/{trainer}/runs/{run}/finish", {"status": "finished"},
+          caller=trainer)
+    assert g.terminate(trainer, at=T0, upload_checkpoints=True)[0] == 200
+    lost = g.launch("g5.xlarge")
+    g.state_change(lost, "running", T0)
+    g.api("POST", f"/instances/{lost}/runs", body, caller=lost, at=T0)
+    g.state_change(lost, "terminated", T0 + timedelta(hours=1))
+    with_failure = g.launch("g5.xlarge")
+    g.instance_agent(with_failure, failing={"SendCommand"})
+    _, failing = g.api("POST", f"/instances/{with_failure}/runs", body, caller=with_failure,
+                       at=T0)
+    failing_run = failing["run"]["run_id"]
+    g.api("POST", f"/instances/{with_failure}/runs/{failing_run}/checkpoints",
+          {"path": "/data/e1.pt", "epoch": 1, "bytes": 1, "sha256": "b" * 64},
+          caller=with_failure)
+    g.api("POST", f"/instances/{with_failure}/runs/{failing_run}/finish",
+          {"status": "finished"}, caller=with_failure)
+    assert g.terminate(with_failure, at=T0, upload_checkpoints=True)[0] == 502
+
+    template = synth(tmp_path)[1].to_json()
+    everything = set().union(*made.values())
+    OPERATIONS_ONLY = {"s3:HeadObject", "dynamodb:TransactWriteItems"}  # noted, not IAM
+    for handler in (*TASK_HANDLERS.values(), GUARD_HANDLER, ON_STATE_CHANGE_HANDLER,
+                    API_HANDLER):
+        assert made[handler], f"the scenario never ran {handler}"
+        needed = {a for a in made[handler] if a not in OPERATIONS_ONLY}
+        missing = needed - allowed_actions(template, handler)
+        assert not missing, f"{handler} calls what its role does not allow: {sorted(missing)}"
+    for needed in ("ec2:TerminateInstances", "states:StartExecution",
+                   "states:DescribeExecution", "s3:HeadObject", "ssm:SendCommand",
+                   "ssm:GetCommandInvocation", "dynamodb:Query", "sns:Publish"):
+        assert needed in everything, needed

@@ -51,11 +51,16 @@ def _task(task: str, result_path: str, next_state: str | None,
     return state
 
 
-def definition() -> dict[str, Any]:
+DEFAULT_TIMEOUT_SECONDS: Final = 2700
+
+
+def definition(timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """`timeout_seconds` bounds a whole execution; the upload wait has its own, shorter one."""
     return {
         "Comment": "Pre-termination workflow: block unsafe terminations, upload checkpoints, "
                    "then terminate, with an audit item for every outcome.",
         "StartAt": "Begin",
+        "TimeoutSeconds": timeout_seconds,
         "States": {
             "Begin": {"Type": "Pass", "Next": "Check", "Parameters": {
                 "request.$": "$", "execution.$": "$$.Execution.Name"}},

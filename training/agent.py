@@ -1,6 +1,11 @@
 """GuardedRun: registers a training run with the guardrails, heartbeats, records and uploads
 checkpoints, and finishes with the right status, even on SIGTERM.
 
+Signals (when `save` is given):
+- SIGTERM (a stop, an OS shutdown): save and upload a checkpoint, end the run as failed, exit.
+- SIGUSR1 (the guardrails' spot interruption warning, sent over SSM as `kill -USR1 <pid>`):
+  save and upload a checkpoint now, and keep training.
+
     with GuardedRun(total_epochs=10, save=lambda: save_checkpoint(...)) as run:
         for epoch in ...:
             ...
@@ -90,6 +95,7 @@ class GuardedRun:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._previous_sigterm: Any = None
+        self._previous_sigusr1: Any = None
         self._finished = False
 
     @property
@@ -121,6 +127,7 @@ class GuardedRun:
         self.run_id = str(started["run"]["run_id"])
         if threading.current_thread() is threading.main_thread():
             self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._previous_sigusr1 = signal.signal(signal.SIGUSR1, self._on_sigusr1)
         if started.get("queued"):
             try:
                 self._wait_for_promotion(self.queue_poll_seconds)
@@ -145,6 +152,8 @@ class GuardedRun:
         self._stop.set()
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
+        if self._previous_sigusr1 is not None:
+            signal.signal(signal.SIGUSR1, self._previous_sigusr1)
         if self.client is None or self.run_id is None or self.instance_id is None:
             return
         try:
@@ -162,6 +171,13 @@ class GuardedRun:
             self.checkpoint(*saved)
         self._finish("failed")
         sys.exit(128 + signum)
+
+    def _on_sigusr1(self, signum: int, frame: FrameType | None) -> None:
+        """A spot interruption warning: save and upload a checkpoint now, keep training."""
+        self.say("SIGUSR1: saving and uploading a checkpoint now (spot interruption warning)")
+        saved = self.save() if self.save is not None else None
+        if saved is not None:
+            self.checkpoint(*saved)
 
     def _wait_for_promotion(self, poll_seconds: float = 15.0) -> None:
         assert self.client is not None and self.instance_id is not None

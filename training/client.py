@@ -17,6 +17,10 @@ ENV_API = "GUARDRAILS_API"
 _REGION_IN_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com")
 
 
+# API Gateway ends a request at 29 s; the terminate route answers 202 before that.
+TERMINATE_TIMEOUT_SECONDS = 35.0
+
+
 class ApiError(Exception):
     """The API answered with an error; `body` holds its {"error", "message", "hint"}."""
 
@@ -48,7 +52,8 @@ class GuardrailsClient:
                        or self.session.get_config_variable("region") or "us-east-1")
         self.timeout = timeout
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+             timeout: float | None = None) -> Any:
         credentials = self.session.get_credentials()
         if credentials is None:
             raise ApiUnreachable("no AWS credentials found: the API needs SigV4-signed calls "
@@ -62,7 +67,7 @@ class GuardrailsClient:
         http = urllib.request.Request(prepared.url, data=data, method=method,
                                       headers=dict(prepared.headers.items()))
         try:
-            with urllib.request.urlopen(http, timeout=self.timeout) as answer:
+            with urllib.request.urlopen(http, timeout=timeout or self.timeout) as answer:
                 text = answer.read().decode()
                 return json.loads(text) if text else None
         except urllib.error.HTTPError as error:
@@ -100,4 +105,16 @@ class GuardrailsClient:
     def finish(self, instance_id: str, run_id: str, status: str) -> dict[str, Any]:
         result: dict[str, Any] = self.call(
             "POST", f"/instances/{instance_id}/runs/{run_id}/finish", {"status": status})
+        return result
+
+    def terminate(self, instance_id: str, **body: Any) -> dict[str, Any]:
+        """200 terminated or 202 still uploading (the answer says which); ApiError on 409
+        blocked, 422 invalid, 502 failed. The API answers within about 20 s."""
+        result: dict[str, Any] = self.call("POST", f"/instances/{instance_id}/terminate", body,
+                                           timeout=TERMINATE_TIMEOUT_SECONDS)
+        return result
+
+    def termination(self, instance_id: str, execution: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            "GET", f"/instances/{instance_id}/terminations/{execution}")
         return result

@@ -1,7 +1,7 @@
 """guardctl: the command line of training-run guardrails.
 
 Exit codes: 0 done, 1 failure (API unreachable, server error), 2 usage error,
-3 refused by a guardrail (e.g. a run is already live).
+3 refused by a guardrail (a run is already live; a terminate that would lose work).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,26 @@ def parser() -> argparse.ArgumentParser:
     finish.add_argument("instance_id", metavar="ID")
     finish.add_argument("run_id", metavar="RUN")
     finish.add_argument("--status", choices=("finished", "failed"), default="finished")
+
+    terminate = commands.add_parser(
+        "terminate", help="terminate, unless it would lose a run or a checkpoint",
+        description="Terminate through the guardrails' workflow. It refuses (exit 3) while a "
+                    "run is live or a checkpoint exists only on the instance, and says why. "
+                    "--upload-checkpoints copies such checkpoints to S3 first (over SSM), "
+                    "verifies them, then terminates. --force overrides the guardrails, with "
+                    "a reason that is audited and alerted.",
+        epilog="exit codes: 0 terminated, 1 failure, 2 usage, 3 blocked by a guardrail")
+    terminate.add_argument("instance_id", metavar="ID")
+    terminate.add_argument("--force", action="store_true",
+                           help="terminate even if unsafe (needs --reason)")
+    terminate.add_argument("--reason", help="why; required with --force, kept in the audit")
+    terminate.add_argument("--upload-checkpoints", action="store_true",
+                           help="copy checkpoints that are only on the instance to S3 first")
+    terminate.add_argument("--wait", action="store_true",
+                           help="while checkpoints upload, show progress until the outcome")
+    terminate.add_argument("--execution", metavar="EXEC",
+                           help="follow an earlier terminate request instead of starting one")
+    terminate.add_argument("--poll-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
     return p
 
 
@@ -66,10 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("guardctl: no API endpoint: pass --endpoint URL or set GUARDRAILS_API to the "
               "stack's ApiUrl output", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "terminate" and args.force and not (args.reason or "").strip():
+        p.error("--force needs --reason TEXT: a forced termination is audited")
     client = GuardrailsClient(endpoint)
     try:
         if args.command == "status":
             return show_status(client, args.instance_id, args.json)
+        if args.command == "terminate":
+            return terminate(client, args)
         if args.action == "start":
             answer = client.start_run(
                 args.instance_id, pid=args.pid, command=args.run_command,
@@ -84,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               + (f"; queued run {promoted['run_id']} started" if promoted else ""))
         return EXIT_OK
     except ApiError as error:
+        if error.status == 409 and error.body.get("error") == "termination_blocked":
+            print(render_blocked(error.body), file=sys.stderr)
+            return EXIT_REFUSED
         print(f"guardctl: {error.message}", file=sys.stderr)
         if error.hint:
             print(f"  hint: {error.hint}", file=sys.stderr)
@@ -93,6 +121,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiUnreachable as error:
         print(f"guardctl: {error}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def terminate(client: GuardrailsClient, args: argparse.Namespace) -> int:
+    iid = args.instance_id
+    if args.execution:
+        answer = client.termination(iid, args.execution)
+    else:
+        answer = client.terminate(iid, force=args.force, reason=args.reason,
+                                  upload_checkpoints=args.upload_checkpoints)
+    started = time.monotonic()
+    while answer.get("status") == "in_progress":
+        execution = answer["execution"]
+        if not args.wait:
+            print(f"{iid}: uploading checkpoints before terminating (request {execution}).\n"
+                  f"  follow it: guardctl terminate {iid} --execution {execution} --wait")
+            return EXIT_OK
+        progress(f"{iid}: uploading checkpoints to S3 and verifying them... "
+                 f"{time.monotonic() - started:.0f} s")
+        time.sleep(args.poll_seconds)
+        answer = client.termination(iid, execution)
+    progress(None)
+    print(f"{iid} terminated. {answer.get('message', '')}".rstrip())
+    if answer.get("audit_id"):
+        print(f"  audit: {answer['audit_id']}")
+    return EXIT_OK
+
+
+def progress(line: str | None) -> None:
+    """One status line on stderr: rewritten in place on a terminal, appended otherwise."""
+    if sys.stderr.isatty():
+        print("\r\033[K" + (line or ""), end="" if line else "\n", file=sys.stderr,
+              flush=True)
+    elif line:
+        print(line, file=sys.stderr, flush=True)
+
+
+CLI_WORDS = {"upload_checkpoints=true": "--upload-checkpoints",
+             "force=true with a reason": "--force --reason TEXT"}
+
+
+def render_blocked(body: dict[str, Any]) -> str:
+    """A blocked terminate in plain words: why, and what to do instead."""
+    lines = ["Not terminated: a guardrail blocked it."]
+    lines += [f"  - {reason}" for reason in body.get("reasons") or []]
+    hints = body.get("hints") or []
+    if hints:
+        lines.append("What you can do:")
+    for hint in hints:
+        for api_words, cli_words in CLI_WORDS.items():
+            hint = hint.replace(api_words, cli_words)
+        lines.append(f"  - {hint}")
+    if body.get("audit_id"):
+        lines.append(f"(audited: {body['audit_id']})")
+    return "\n".join(lines)
 
 
 def show_status(client: GuardrailsClient, instance_id: str | None, as_json: bool) -> int:

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", type=Path, default=Path("checkpoints"),
                    help="where checkpoints go (default ./checkpoints)")
     p.add_argument("--seed", type=int, default=0, help="data and init seed (default 0)")
+    p.add_argument("--epoch-seconds", type=float, default=0.0, metavar="S",
+                   help="pause S seconds after each epoch, to watch progress (default 0)")
     p.add_argument("--endpoint", help="guardrails API (default: $GUARDRAILS_API)")
     p.add_argument("--bucket", default=os.environ.get("GUARDRAILS_BUCKET"),
                    help="upload checkpoints to this S3 bucket (default: $GUARDRAILS_BUCKET)")
@@ -155,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(args_list)
     if args.epochs < 1 or args.checkpoint_interval < 1:
         parser().error("--epochs and --checkpoint-interval must be at least 1")
+    if args.epoch_seconds < 0:
+        parser().error("--epoch-seconds must not be negative")
     x, y = make_data(args.seed)
     start, params, rng = 0, init_params(args.seed), np.random.default_rng(args.seed + 2)
     if args.resume:
@@ -194,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run.progress(epoch, 0, loss=loss)
                 if epoch % args.checkpoint_interval == 0 or epoch == args.epochs:
                     run.checkpoint(save(args.output_dir, epoch, params, rng), epoch)
+                time.sleep(args.epoch_seconds)
     except GuardrailsRefused as refused:
         print(f"guardrails: {refused}", file=sys.stderr)
         return 3

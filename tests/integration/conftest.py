@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +21,7 @@ from guardrails.adapters import clients, clock
 from guardrails.adapters.schema import create_table_request
 from guardrails.api import context as api_context
 from guardrails.handlers import api, on_guard_event, on_state_change, sweep, termination
+from local.gateway import Gateway
 from local.instance_agent import LocalInstanceAgent
 from local.lambda_runtime import EMULATOR_CONFIG, LocalLambdas, deploy_workflow, workflow_handlers
 from tests.conftest import REGION
@@ -289,3 +293,33 @@ def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
         yield Guardrails(monkeypatch, queue_url)
         for cached in caches:
             cached.cache_clear()
+
+
+# ---- the training side over HTTP: the API on 127.0.0.1 behind a SigV4-checking gateway -------
+ROOT = Path(__file__).resolve().parents[2]
+T_START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def trainer(guardrails: Guardrails) -> str:
+    iid = guardrails.launch("g5.xlarge")
+    guardrails.state_change(iid, "running", T_START)
+    return iid
+
+
+@pytest.fixture
+def gateway(guardrails: Guardrails, trainer: str) -> Iterator[Gateway]:
+    """The API on 127.0.0.1; the test's credentials are the trainer's instance role."""
+    arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/guardrails-instance/{trainer}"
+    known = {os.environ["AWS_ACCESS_KEY_ID"]: (os.environ["AWS_SECRET_ACCESS_KEY"], None, arn)}
+    served = Gateway(api.handler, known.get).start()
+    yield served
+    served.stop()
+
+
+def guardctl(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GUARDRAILS_API": gateway.url, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "training.guardctl", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=60)
+
+

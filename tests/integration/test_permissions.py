@@ -239,7 +239,7 @@ def test_every_call_the_termination_side_makes_is_in_its_role(
         needed = {a for a in made[handler] if a not in OPERATIONS_ONLY}
         missing = needed - allowed_actions(template, handler)
         assert not missing, f"{handler} calls what its role does not allow: {sorted(missing)}"
-    for needed in ("ec2:TerminateInstances", "states:StartExecution",
-                   "states:DescribeExecution", "s3:HeadObject", "ssm:SendCommand",
-                   "ssm:GetCommandInvocation", "dynamodb:Query", "sns:Publish"):
-        assert needed in everything, needed
+    for reached in ("ec2:TerminateInstances", "states:StartExecution",
+                    "states:DescribeExecution", "s3:HeadObject", "ssm:SendCommand",
+                    "ssm:GetCommandInvocation", "dynamodb:Query", "sns:Publish"):
+        assert reached in everything, reached

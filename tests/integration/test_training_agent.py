@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,32 +20,14 @@ from typing import Any
 import boto3
 import pytest
 
-from guardrails.handlers import api
 from local.gateway import Gateway
-from tests.integration.conftest import ACCOUNT, Guardrails
+from tests.integration.conftest import Guardrails, guardctl
 from training.agent import GuardedRun, GuardrailsRefused, instance_id_from_imds
 from training.client import ApiError, GuardrailsClient
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 BUCKET = "team-checkpoints"
-
-
-@pytest.fixture
-def trainer(guardrails: Guardrails) -> str:
-    iid = guardrails.launch("g5.xlarge")
-    guardrails.state_change(iid, "running", T0)
-    return iid
-
-
-@pytest.fixture
-def gateway(guardrails: Guardrails, trainer: str) -> Iterator[Gateway]:
-    """The API on 127.0.0.1; the test's credentials are the trainer's instance role."""
-    arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/guardrails-instance/{trainer}"
-    known = {os.environ["AWS_ACCESS_KEY_ID"]: (os.environ["AWS_SECRET_ACCESS_KEY"], None, arn)}
-    served = Gateway(api.handler, known.get).start()
-    yield served
-    served.stop()
 
 
 def closed_port() -> int:
@@ -206,12 +188,6 @@ def test_the_client_signs_with_sigv4_for_execute_api(gateway: Gateway) -> None:
     assert json.dumps(answer)
 
 
-def guardctl(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GUARDRAILS_API": gateway.url, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "training.guardctl", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)
-
-
 def test_guardctl_status_shows_the_live_run_with_its_progress(
     guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -359,3 +335,102 @@ def test_a_failed_upload_leaves_the_checkpoint_protected_and_training_going(
     assert detail["checkpoints"][0]["s3_uri"] is None
     assert detail["protected"] is True
     assert any("stays protected" in line for line in said)
+
+
+def local_only_checkpoint(g: Guardrails, iid: str, path: Path) -> None:
+    """A finished run that left one checkpoint on the instance only."""
+    path.write_bytes(b"weights" * 1000)
+    _, started = g.api("POST", f"/instances/{iid}/runs",
+                       {"pid": 4242, "command": "python train.py", "total_epochs": 2},
+                       caller=iid)
+    run_id = started["run"]["run_id"]
+    g.api("POST", f"/instances/{iid}/runs/{run_id}/checkpoints",
+          {"path": str(path), "epoch": 2, "bytes": path.stat().st_size,
+           "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}, caller=iid)
+    g.api("POST", f"/instances/{iid}/runs/{run_id}/finish", {"status": "finished"}, caller=iid)
+
+
+def test_guardctl_terminate_says_why_it_is_blocked_and_exits_3(
+    guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path
+) -> None:
+    g = guardrails
+    g.deploy_workflow()
+    local_only_checkpoint(g, trainer, tmp_path / "epoch-2.npz")
+    blocked = guardctl(gateway, "terminate", trainer)
+    assert blocked.returncode == 3, blocked.stderr
+    assert "Not terminated" in blocked.stderr
+    assert str(tmp_path / "epoch-2.npz") in blocked.stderr
+    assert "--upload-checkpoints" in blocked.stderr and "stop-instances" in blocked.stderr
+    assert g.ec2_state(trainer) == "running"
+    usage = guardctl(gateway, "terminate", trainer, "--force")
+    assert usage.returncode == 2 and "--reason" in usage.stderr
+
+
+def test_guardctl_terminate_upload_wait_shows_progress_then_terminates(
+    guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guardrails import constants as c
+    from guardrails.api import context as api_context
+
+    g = guardrails
+    g.deploy_workflow()
+    g.instance_agent(trainer, polls_in_progress=3)
+    local_only_checkpoint(g, trainer, tmp_path / "epoch-2.npz")
+    # The API answers 202 at once, as it does when an upload outlasts its 20 s
+    monkeypatch.setenv(c.ENV_TERMINATE_WAIT_SECONDS, "0")
+    api_context.settings.cache_clear()
+    done = guardctl(gateway, "terminate", trainer, "--upload-checkpoints", "--wait",
+                    "--poll-seconds", "0.2")
+    assert done.returncode == 0, done.stderr
+    assert "uploading checkpoints to S3" in done.stderr
+    assert f"{trainer} terminated" in done.stdout and "audit:" in done.stdout
+    assert g.ec2_state(trainer) in ("shutting-down", "terminated")
+
+
+def test_guardctl_terminate_reports_a_failure_with_exit_1(
+    guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path
+) -> None:
+    g = guardrails
+    g.deploy_workflow()
+    g.instance_agent(trainer, failing={"SendCommand"})
+    local_only_checkpoint(g, trainer, tmp_path / "epoch-2.npz")
+    failed = guardctl(gateway, "terminate", trainer, "--upload-checkpoints")
+    assert failed.returncode == 1, failed.stderr
+    assert "was not terminated" in failed.stderr
+    assert g.ec2_state(trainer) == "running"
+
+
+def test_a_spot_warning_makes_the_running_trainer_checkpoint_and_carry_on(
+    guardrails: Guardrails, trainer: str, gateway: Gateway, tmp_path: Path
+) -> None:
+    """The guard sends `kill -USR1 <pid>` over SSM; here the local agent delivers it to a real
+    train_with_checkpoints.py process."""
+    from tests.events import spot_warning
+
+    g = guardrails
+    env = {**os.environ, "GUARDRAILS_API": gateway.url, "GUARDRAILS_INSTANCE_ID": trainer,
+           "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "training.train_with_checkpoints", "--epochs", "1000000",
+         "--checkpoint-interval", "1000000", "--output-dir", str(tmp_path)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("epoch 3/"):
+                break
+        g.instance_agent(trainer)  # delivers the signal with os.kill
+        g.guard_event(spot_warning(trainer, T0), T0)
+        deadline = time.monotonic() + 30
+        checkpoints: list[Any] = []
+        while time.monotonic() < deadline and not checkpoints:
+            _, detail = g.api("GET", f"/instances/{trainer}")
+            checkpoints = detail["checkpoints"]
+            time.sleep(0.2)
+        assert checkpoints, "no checkpoint was recorded after SIGUSR1"
+        assert process.poll() is None, "training must carry on after a SIGUSR1 checkpoint"
+        assert detail["runs"][0]["status"] == "running"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)

@@ -104,7 +104,11 @@ class LambdaContext:
 class Gateway:
     """Serve `handler` on 127.0.0.1:port (0 picks a free port) until `stop()`."""
 
-    def __init__(self, handler: Handler, resolve: Resolver, port: int = 0) -> None:
+    def __init__(self, handler: Handler, resolve: Resolver, port: int = 0,
+                 lock: threading.Lock | None = None) -> None:
+        """`lock`: held while the handler runs. Lambda gives a container one event at a time,
+        and the resolver keeps per-request state; whoever else calls the handler in this
+        process shares the lock."""
         gateway = self
 
         class Request(BaseHTTPRequestHandler):
@@ -146,7 +150,7 @@ class Gateway:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.lock = threading.Lock()
+        self.lock = lock or threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Request)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

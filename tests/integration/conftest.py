@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,13 @@ SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/guardrails-scheduler"
 GROUP = "guardrails-test"
 INSTANCE_ROLE = "guardrails-instance"
 AMI = "ami-12c6146b"
+
+
+@cache
+def aws(service: str) -> Any:
+    """A test-side client, made once per test process: moto intercepts every client's calls,
+    and making one costs about 0.1 s."""
+    return boto3.client(service, REGION)
 
 
 @dataclass
@@ -81,11 +90,14 @@ class Guardrails:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, queue_url: str) -> None:
         self.monkeypatch = monkeypatch
         self.queue_url = queue_url
-        self.ec2 = boto3.client("ec2", REGION)
-        self.ddb = boto3.client("dynamodb", REGION)
-        self.scheduler = boto3.client("scheduler", REGION)
-        self.sqs = boto3.client("sqs", REGION)
-        self.s3 = boto3.client("s3", REGION)
+        self.ec2 = aws("ec2")
+        self.ddb = aws("dynamodb")
+        self.scheduler = aws("scheduler")
+        self.sqs = aws("sqs")
+        self.s3 = aws("s3")
+        # The API handler serves one request at a time, as a Lambda container does; a
+        # gateway in the same test shares this lock.
+        self.api_lock = threading.Lock()
         self._alerts: list[Alert] = []
         self.pricing = PricingUnavailable()
         clients.override("pricing", self.pricing)
@@ -172,7 +184,8 @@ class Guardrails:
         role = role or (INSTANCE_ROLE if session.startswith("i-") else "Admin")
         identity["userArn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}"
         event["requestContext"].update(httpMethod=method, path=f"/prod{path}")
-        answer = api.handler(event, LambdaContext("api"))
+        with self.api_lock:
+            answer = api.handler(event, LambdaContext("api"))
         return answer["statusCode"], json.loads(answer["body"]) if answer["body"] else None
 
     def instance_agent(self, *online: str, **options: Any) -> LocalInstanceAgent:
@@ -186,8 +199,8 @@ class Guardrails:
         for it)."""
         if os.environ.get(c.ENV_STATE_MACHINE_ARN):
             return
-        machine = deploy_workflow(boto3.client("iam", REGION), boto3.client("lambda", REGION),
-                                  boto3.client("stepfunctions", REGION))
+        machine = deploy_workflow(aws("iam"), aws("lambda"),
+                                  aws("stepfunctions"))
         self.monkeypatch.setenv(c.ENV_STATE_MACHINE_ARN, machine)
         api_context.settings.cache_clear()
 
@@ -261,16 +274,16 @@ def create_table(ddb: Any, name: str) -> None:
 @pytest.fixture
 def guardrails(monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
     with mock_aws(config=EMULATOR_CONFIG), LocalLambdas(workflow_handlers()).installed():
-        create_table(boto3.client("dynamodb", REGION), TABLE)
-        boto3.client("s3", REGION).create_bucket(Bucket=BUCKET)
-        sns = boto3.client("sns", REGION)
+        create_table(aws("dynamodb"), TABLE)
+        aws("s3").create_bucket(Bucket=BUCKET)
+        sns = aws("sns")
         topic = sns.create_topic(Name="guardrails-alerts")["TopicArn"]
-        sqs = boto3.client("sqs", REGION)
+        sqs = aws("sqs")
         queue_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(
             QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        boto3.client("scheduler", REGION).create_schedule_group(Name=GROUP)
+        aws("scheduler").create_schedule_group(Name=GROUP)
         monkeypatch.delenv(c.ENV_STATE_MACHINE_ARN, raising=False)
         for name, value in {
             c.ENV_TABLE_NAME: TABLE,
@@ -312,7 +325,7 @@ def gateway(guardrails: Guardrails, trainer: str) -> Iterator[Gateway]:
     """The API on 127.0.0.1; the test's credentials are the trainer's instance role."""
     arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/guardrails-instance/{trainer}"
     known = {os.environ["AWS_ACCESS_KEY_ID"]: (os.environ["AWS_SECRET_ACCESS_KEY"], None, arn)}
-    served = Gateway(api.handler, known.get).start()
+    served = Gateway(api.handler, known.get, lock=guardrails.api_lock).start()
     yield served
     served.stop()
 

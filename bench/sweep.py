@@ -43,7 +43,9 @@ from guardrails.adapters.schema import create_table_request  # noqa: E402
 from guardrails.adapters.table import BATCH_GET_LIMIT, instance_key  # noqa: E402
 from guardrails.handlers import sweep  # noqa: E402
 
-HANDLERS = ("guardrails.handlers.on_state_change", "guardrails.handlers.sweep")
+HANDLERS = ("guardrails.handlers.on_state_change", "guardrails.handlers.sweep",
+            "guardrails.handlers.api", "guardrails.handlers.termination",
+            "guardrails.handlers.on_guard_event")
 # The libraries a handler cannot do without; what is above this is the project's own code.
 DEPENDENCY_FLOOR = ("import boto3; from pydantic import BaseModel, Field; "
                     "from aws_lambda_powertools import Logger, Metrics")

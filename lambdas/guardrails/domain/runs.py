@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Final
 
@@ -70,6 +71,11 @@ class Progress:
     @property
     def fraction(self) -> float:
         return min(1.0, self.epoch / self.total) if self.total else 0.0
+
+
+def checkpoint_s3_uri(bucket: str, instance_id: str, run_id: str, path: str) -> str:
+    """Where checkpoints go, from the agent or an upload: s3://bucket/<instance>/<run>/<file>."""
+    return f"s3://{bucket}/{instance_id}/{run_id}/{PurePosixPath(path).name}"
 
 
 def new_run_id(now: datetime, token: str) -> str:

@@ -12,7 +12,8 @@ from guardrails.adapters import clock
 from guardrails.adapters.notifier import Notifier
 from guardrails.adapters.runs import RunStore
 from guardrails.constants import SERVICE_NAME
-from guardrails.events import EventRejected, SpotWarningEvent, parse_guard_event
+from guardrails.events import EventRejected
+from guardrails.guard_events import SpotWarningEvent, parse_guard_event
 from guardrails.services import guards
 from guardrails.settings import Settings
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from guardrails.adapters import clock
 from guardrails.constants import METRICS_NAMESPACE, SERVICE_NAME
 from guardrails.events import EventRejected, parse_state_change
-from guardrails.services import accounting, guards
+from guardrails.services import accounting, postmortem
 from guardrails.services.container import Services, build
 from guardrails.settings import Settings
 
@@ -41,8 +41,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     outcome = accounting.record_transition(services(), detail.instance_id, detail.state,
                                            change.time, now)
     if detail.state in GONE:
-        guards.report_bypass(services().runs, services().notifier, detail.instance_id,
-                             detail.state, change.time)
+        postmortem.report_bypass(services().runs, services().notifier, detail.instance_id,
+                                 detail.state, change.time)
     logger.info("state change handled", status=outcome.status, reason=outcome.reason)
     metrics.add_metric(name=f"StateChanges{outcome.status.capitalize()}", unit=MetricUnit.Count,
                        value=1)

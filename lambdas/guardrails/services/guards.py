@@ -1,5 +1,5 @@
-"""The reactive guards (issue 4): terminations that went around the workflow, spot
-interruption warnings, and termination protection lifted by hand."""
+"""The reactive guards (issue 4): spot interruption warnings, and termination protection
+lifted by hand. (Terminations around the workflow: services/postmortem.py.)"""
 
 from __future__ import annotations
 
@@ -12,21 +12,14 @@ from guardrails.adapters import ssm
 from guardrails.adapters.notifier import Notifier
 from guardrails.adapters.runs import RunStore
 from guardrails.constants import (
-    RULE_POST_MORTEM,
     RULE_PROTECTION_REMOVED,
     RULE_SPOT_INTERRUPTION,
     SERVICE_NAME,
 )
-from guardrails.domain.guard_messages import (
-    render_post_mortem,
-    render_protection_removed,
-    render_spot_interruption,
-)
-from guardrails.domain.messages import AlertMessage
-from guardrails.domain.postmortem import post_mortem
-from guardrails.events import CloudTrailCall
-from guardrails.services.termination import s3_target
-from guardrails.workflow.models import PendingCheckpoint
+from guardrails.domain.guard_messages import render_protection_removed, render_spot_interruption
+from guardrails.domain.runs import checkpoint_s3_uri
+from guardrails.guard_events import CloudTrailCall
+from guardrails.services.once import publish_once
 
 logger = Logger(service=SERVICE_NAME, child=True)
 SIGNAL_TIMEOUT_SECONDS = 60
@@ -39,39 +32,6 @@ class Guards:
     notifier: Notifier
     bucket: str | None
     trusted_roles: frozenset[str]
-
-
-def _publish_once(store: RunStore, notifier: Notifier, instance_id: str, rule: str, key: str,
-                  message: AlertMessage, at: datetime) -> bool:
-    """Claim, publish; on a failed publish give the claim back so a retry sends it."""
-    if not store.claim_once(instance_id, rule, key, at):
-        return False
-    try:
-        notifier.publish(message)
-    except Exception:
-        store.unclaim(instance_id, rule, key)
-        raise
-    return True
-
-
-def report_bypass(store: RunStore, notifier: Notifier, instance_id: str, state: str,
-                  at: datetime) -> bool:
-    """shutting-down or terminated: if that lost a live run or a checkpoint only on disk,
-    and the workflow was not the one terminating, send the post-mortem (once). The live run
-    is then released, since its process is gone with the instance."""
-    view = store.collection(instance_id)
-    report = post_mortem(instance_id, view.lock, view.runs, view.checkpoints, view.audits,
-                         view.record.ledger if view.record else None, at)
-    if report is None:
-        return False
-    sent = _publish_once(store, notifier, instance_id, RULE_POST_MORTEM, "lost",
-                         render_post_mortem(report, state, at), at)
-    if view.lock is not None:
-        store.release_stale(instance_id, view.lock, at)
-    logger.warning("termination around the workflow lost work", instance_id=instance_id,
-                   runs=[r.run_id for r in report.live_runs],
-                   checkpoints=[c.path for c in report.lost_checkpoints], alerted=sent)
-    return sent
 
 
 def on_spot_warning(g: Guards, instance_id: str, action: str, event_id: str,
@@ -94,15 +54,14 @@ def on_spot_warning(g: Guards, instance_id: str, action: str, event_id: str,
             asked.append(f"asked run {view.lock.run_id} (pid {view.lock.pid}) to save and "
                          "upload a checkpoint now (SIGUSR1)")
         if pending and g.bucket:
-            copies = [(c.path, s3_target(g.bucket, instance_id, PendingCheckpoint(
-                run_id=c.run_id, epoch=c.epoch, path=c.path, size_bytes=c.size_bytes,
-                sha256=c.sha256)), c.sha256) for c in pending]
+            copies = [(c.path, checkpoint_s3_uri(g.bucket, instance_id, c.run_id, c.path),
+                       c.sha256) for c in pending]
             ssm.send(instance_id, ssm.upload_commands(copies),
                      "training guardrails: upload checkpoints (spot interruption)",
                      UPLOAD_TIMEOUT_SECONDS)
             asked.append(f"started copying {len(copies)} checkpoint(s) only on the "
                          "instance to S3")
-    _publish_once(g.store, g.notifier, instance_id, RULE_SPOT_INTERRUPTION, event_id,
+    publish_once(g.store, g.notifier, instance_id, RULE_SPOT_INTERRUPTION, event_id,
                   render_spot_interruption(instance_id, action, asked, at), at)
     return asked
 
@@ -119,5 +78,5 @@ def on_protection_change(g: Guards, call: CloudTrailCall, at: datetime) -> bool:
         return False
     # The stored flag follows EC2 again, so the next registry change re-protects if needed.
     g.store.set_protected(instance_id, False)
-    return _publish_once(g.store, g.notifier, instance_id, RULE_PROTECTION_REMOVED, call.eventID,
+    return publish_once(g.store, g.notifier, instance_id, RULE_PROTECTION_REMOVED, call.eventID,
                          render_protection_removed(instance_id, call.caller_arn, at), at)

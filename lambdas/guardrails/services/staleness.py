@@ -14,6 +14,7 @@ from guardrails.constants import RULE_STALE_RUN, SERVICE_NAME
 from guardrails.domain.messages import render_stale_run
 from guardrails.domain.runs import Lock
 from guardrails.services import registry
+from guardrails.services.once import publish_once
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -58,9 +59,5 @@ def _check(store: RunStore, notifier: Notifier, instance_id: str, lock: Lock,
     # Free the instance fully before telling anyone: a failed alert must not strand the queue.
     registry.promote_next(store, instance_id, now)
     registry.sync_protection(store, instance_id)
-    if store.claim_once(instance_id, RULE_STALE_RUN, lock.run_id, now):
-        try:
-            notifier.publish(render_stale_run(instance_id, lock, timeout, now))
-        except Exception:
-            store.unclaim(instance_id, RULE_STALE_RUN, lock.run_id)
-            raise
+    publish_once(store, notifier, instance_id, RULE_STALE_RUN, lock.run_id,
+                 render_stale_run(instance_id, lock, timeout, now), now)

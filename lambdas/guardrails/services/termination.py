@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
 
 from aws_lambda_powertools import Logger
 
@@ -22,6 +21,7 @@ from guardrails.domain import audit as outcomes
 from guardrails.domain.audit import Audit
 from guardrails.domain.guard_messages import render_termination
 from guardrails.domain.instance import SPOT
+from guardrails.domain.runs import checkpoint_s3_uri
 from guardrails.domain.termination import TerminationDecision, decide, may_proceed, unknown
 from guardrails.services.registry import sync_protection
 from guardrails.workflow.models import (
@@ -76,11 +76,6 @@ def assess(wf: Workflow, state: WorkflowState) -> DecisionOut:
 
 
 # ---- upload ----------------------------------------------------------------------------------
-def s3_target(bucket: str, instance_id: str, ckpt: PendingCheckpoint) -> str:
-    """Where the training agent puts it too: s3://bucket/<instance>/<run>/<file name>."""
-    return f"s3://{bucket}/{instance_id}/{ckpt.run_id}/{PurePosixPath(ckpt.path).name}"
-
-
 def advance_upload(wf: Workflow, state: WorkflowState, now: datetime) -> UploadOut:
     """Send the upload command the first time; after that, report how it is going."""
     if state.upload is None:
@@ -111,7 +106,8 @@ def _send_upload(wf: Workflow, state: WorkflowState, now: datetime) -> UploadOut
         return base.model_copy(update={"problem": (
             f"{iid} has no SSM agent online, so its checkpoints cannot be uploaded from here; "
             "copy them to S3 yourself, or stop the instance to keep its disk")})
-    targets = {c.path: s3_target(wf.bucket, iid, c) for c in decision.not_in_s3}
+    targets = {c.path: checkpoint_s3_uri(wf.bucket, iid, c.run_id, c.path)
+               for c in decision.not_in_s3}
     commands = ssm.upload_commands([(c.path, targets[c.path], c.sha256)
                                     for c in decision.not_in_s3])
     timeout = int(wf.upload_timeout.total_seconds())

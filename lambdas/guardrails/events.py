@@ -23,19 +23,19 @@ class EventRejected(ValueError):
     """The event cannot be used. The message says why, in words a person can act on."""
 
 
-def _strip(value: object) -> object:
+def strip_text(value: object) -> object:
     # An AWS docs sample carries " i-..." with a stray space; the id itself is fine.
     return value.strip() if isinstance(value, str) else value
 
 
-def _require_iso(value: object) -> object:
+def require_iso(value: object) -> object:
     # pydantic would read a bare number as epoch seconds; EventBridge always sends ISO 8601.
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 time such as 2026-11-02T09:00:00Z")
     return value
 
 
-def _as_utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -45,7 +45,7 @@ class StateChangeDetail(BaseModel):
     instance_id: str = Field(alias="instance-id", pattern=INSTANCE_ID_PATTERN)
     state: Ec2State
 
-    _strip_id = field_validator("instance_id", mode="before")(_strip)
+    _strip_id = field_validator("instance_id", mode="before")(strip_text)
 
 
 class StateChangeEvent(BaseModel):
@@ -62,8 +62,8 @@ class StateChangeEvent(BaseModel):
     resources: list[str] = Field(default_factory=list)
     detail: StateChangeDetail
 
-    _iso = field_validator("time", mode="before")(_require_iso)
-    _tz = field_validator("time")(_as_utc)
+    _iso = field_validator("time", mode="before")(require_iso)
+    _tz = field_validator("time")(as_utc)
 
 
 class SweepOne(BaseModel):
@@ -76,7 +76,7 @@ class SweepOne(BaseModel):
     step: int | None = None
     due: datetime | None = None
 
-    _strip_id = field_validator("instance_id", mode="before")(_strip)
+    _strip_id = field_validator("instance_id", mode="before")(strip_text)
 
 
 def describe_errors(error: ValidationError) -> str:
@@ -98,10 +98,15 @@ def parse_state_change(event: object, now: datetime) -> StateChangeEvent:
         change = StateChangeEvent.model_validate(event)
     except ValidationError as error:
         raise EventRejected(describe_errors(error)) from error
-    if change.time > now + MAX_CLOCK_SKEW:
-        raise EventRejected(f"time: {change.time.isoformat()} is in the future "
-                            f"(now {now.isoformat()}); check the event source's clock")
+    reject_future(change.time, now)
     return change
+
+
+def reject_future(time: datetime, now: datetime) -> None:
+    """An event from the future would write figures nobody can trust yet."""
+    if time > now + MAX_CLOCK_SKEW:
+        raise EventRejected(f"time: {time.isoformat()} is in the future "
+                            f"(now {now.isoformat()}); check the event source's clock")
 
 
 def parse_sweep_request(event: object) -> SweepOne | None:

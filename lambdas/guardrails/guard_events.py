@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from guardrails.events import (
     INSTANCE_ID_PATTERN,
-    MAX_CLOCK_SKEW,
     EventRejected,
-    _as_utc,
-    _require_iso,
-    _strip,
+    as_utc,
     describe_errors,
+    reject_future,
+    require_iso,
+    strip_text,
 )
 from guardrails.routing import CLOUDTRAIL_DETAIL_TYPE, SPOT_WARNING_DETAIL_TYPE
 
@@ -27,8 +27,8 @@ class _Envelope(BaseModel):
     source: Literal["aws.ec2"]
     time: datetime
 
-    _iso = field_validator("time", mode="before")(_require_iso)
-    _tz = field_validator("time")(_as_utc)
+    _iso = field_validator("time", mode="before")(require_iso)
+    _tz = field_validator("time")(as_utc)
 
 
 class SpotWarningDetail(BaseModel):
@@ -37,7 +37,7 @@ class SpotWarningDetail(BaseModel):
     instance_id: str = Field(alias="instance-id", pattern=INSTANCE_ID_PATTERN)
     instance_action: Literal["terminate", "stop", "hibernate"] = Field(alias="instance-action")
 
-    _strip_id = field_validator("instance_id", mode="before")(_strip)
+    _strip_id = field_validator("instance_id", mode="before")(strip_text)
 
 
 class SpotWarningEvent(_Envelope):
@@ -87,7 +87,5 @@ def parse_guard_event(event: object, now: datetime) -> SpotWarningEvent | CloudT
         parsed = kind.model_validate(event)
     except ValidationError as error:
         raise EventRejected(describe_errors(error)) from error
-    if parsed.time > now + MAX_CLOCK_SKEW:
-        raise EventRejected(f"time: {parsed.time.isoformat()} is in the future "
-                            f"(now {now.isoformat()}); check the event source's clock")
+    reject_future(parsed.time, now)
     return parsed

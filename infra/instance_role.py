@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from aws_cdk import Acknowledgment as Ack
+from aws_cdk import Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -14,6 +16,7 @@ from infra.nag import acknowledge_wildcard_resource
 # IAM's own variable for the instance a role session runs on.
 OWN_PREFIX = "${ec2:InstanceID}"
 READ_ROUTES = ("get_instance",)
+SSM_AGENT_POLICY = "AmazonSSMManagedInstanceCore"
 
 
 class TrainingInstanceRole(Construct):
@@ -23,7 +26,16 @@ class TrainingInstanceRole(Construct):
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="Training instances: register runs and checkpoints, upload to S3")
+            description="Training instances: register runs and checkpoints, upload to S3",
+            # The SSM agent: the live-run check, checkpoint uploads on terminate, and the
+            # spot-warning checkpoint all reach the instance through Run Command.
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
+                SSM_AGENT_POLICY)])
+        Validations.of(self.role).acknowledge(Ack(
+            id=f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+               f"{SSM_AGENT_POLICY}]",
+            reason="AWS's own policy for the SSM agent on an instance, maintained with the "
+                   "agent; the guardrails reach training instances through Run Command."))
         self.profile = iam.InstanceProfile(self, "Profile", role=self.role)
 
     def grant(self, api: apigw.RestApi, bucket: s3.IBucket) -> None:

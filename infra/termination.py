@@ -86,7 +86,15 @@ class TerminationWorkflow(Construct):
             t["verify"].role, bucket.arn_for_objects("*"),
             reason="Checkpoint keys are <instance>/<run>/<file>, made at runtime; reading "
                    "them back (HeadObject) is limited to the checkpoint bucket.")
-        t["terminate"].allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], [table.table_arn])
+        # The audit goes in with a check that no run took the instance since (a transaction).
+        t["terminate"].allow(["dynamodb:PutItem", "dynamodb:UpdateItem",
+                              "dynamodb:ConditionCheckItem"], [table.table_arn])
+        for task in ("terminate", "record_failure"):  # is it gone already? (retries, failures)
+            t[task].allow(["ec2:DescribeInstances"], ["*"])
+            acknowledge_wildcard_resource(
+                t[task].role, "*",
+                reason="ec2:DescribeInstances does not support resource-level permissions "
+                       "(Service Authorization Reference); it reads.")
         alerts.grant_publish(t["terminate"].role)
         grant_instance_changes(
             t["terminate"], ["ec2:ModifyInstanceAttribute", "ec2:TerminateInstances"],

@@ -7,6 +7,7 @@ moto's own send_command runs nothing and always answers with empty output."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import signal
@@ -100,6 +101,9 @@ class LocalInstanceAgent:
             try:
                 if words[:3] == ["aws", "s3", "cp"]:
                     self._copy(words[3:])
+                elif words[0] == "echo" and words[2:] == ["|", "sha256sum", "--check",
+                                                          "--status"]:
+                    self._check_sha256(words[1])
                 elif words[:2] == ["kill", "-USR1"]:
                     self.send_signal(int(words[2]), signal.SIGUSR1)
                 elif words[:2] == ["ps", "-p"]:
@@ -111,6 +115,12 @@ class LocalInstanceAgent:
             except Exception as error:
                 run.status, run.code, run.stderr = "Failed", 1, f"{line}: {error}"
                 return
+
+    def _check_sha256(self, line: str) -> None:
+        digest, path = line.split("  ", 1)
+        actual = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        if actual != digest:
+            raise ValueError(f"{path}: FAILED (sha256 {actual}, expected {digest})")
 
     def _copy(self, words: list[str]) -> None:
         source, target = Path(words[0]), words[1]

@@ -61,7 +61,8 @@ def parser() -> argparse.ArgumentParser:
                     "--upload-checkpoints copies such checkpoints to S3 first (over SSM), "
                     "verifies them, then terminates. --force overrides the guardrails, with "
                     "a reason that is audited and alerted.",
-        epilog="exit codes: 0 terminated, 1 failure, 2 usage, 3 blocked by a guardrail")
+        epilog="exit codes: 0 terminated, 1 failure or not terminated yet (without --wait), "
+               "2 usage, 3 blocked by a guardrail")
     terminate.add_argument("instance_id", metavar="ID")
     terminate.add_argument("--force", action="store_true",
                            help="terminate even if unsafe (needs --reason)")
@@ -134,10 +135,13 @@ def terminate(client: GuardrailsClient, args: argparse.Namespace) -> int:
     while answer.get("status") == "in_progress":
         execution = answer["execution"]
         if not args.wait:
-            print(f"{iid}: uploading checkpoints before terminating (request {execution}).\n"
-                  f"  follow it: guardctl terminate {iid} --execution {execution} --wait")
-            return EXIT_OK
-        progress(f"{iid}: uploading checkpoints to S3 and verifying them... "
+            # Not terminated (yet): a script must not go on as if it were.
+            print(f"{iid} is not terminated yet: the guardrails are still working on it "
+                  f"(uploading checkpoints). Request {execution}.\n"
+                  f"  follow it: guardctl terminate {iid} --execution {execution} --wait",
+                  file=sys.stderr)
+            return EXIT_FAILED
+        progress(f"{iid}: checking, uploading checkpoints to S3 and verifying them... "
                  f"{time.monotonic() - started:.0f} s")
         time.sleep(args.poll_seconds)
         answer = client.termination(iid, execution)

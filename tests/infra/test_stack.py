@@ -233,6 +233,9 @@ def test_the_training_instance_role_has_exactly_what_the_training_side_needs(
     objects = json.dumps(by_action['["s3:PutObject", "s3:GetObject"]']["Resource"])
     assert "/${ec2:InstanceID}/*" in objects
     template.resource_count_is("AWS::IAM::InstanceProfile", 1)
+    # The SSM agent's own policy, so the guardrails can reach the instance over Run Command
+    managed = json.dumps(roles[role_id]["Properties"]["ManagedPolicyArns"])
+    assert "AmazonSSMManagedInstanceCore" in managed
 
 
 def test_the_api_knows_which_role_may_write(template: Template) -> None:

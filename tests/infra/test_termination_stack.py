@@ -55,8 +55,11 @@ def test_only_the_terminate_task_may_terminate(template: Template) -> None:
         may = "ec2:TerminateInstances" in actions
         assert may == (handler == TASK_HANDLERS["terminate"]), handler
     audit_only = {"dynamodb:PutItem", "logs:CreateLogStream", "logs:PutLogEvents"}
-    for task in ("record_blocked", "record_failure"):
-        assert actions_of_role(template, role_of(template, TASK_HANDLERS[task])) == audit_only
+    assert actions_of_role(template, role_of(template, TASK_HANDLERS["record_blocked"])) == (
+        audit_only)
+    # A failure also reads whether the instance is gone, to say so truthfully
+    assert actions_of_role(template, role_of(template, TASK_HANDLERS["record_failure"])) == (
+        audit_only | {"ec2:DescribeInstances"})
 
 
 def test_the_api_may_start_and_read_only_the_termination_workflow(template: Template) -> None:

@@ -113,6 +113,48 @@ def test_a_spot_warning_without_ssm_says_nothing_could_be_saved(
     assert "no agent online" in alert.body["message"]
 
 
+def test_a_spot_warning_alerts_even_when_ssm_fails(
+    guardrails: Guardrails, training: tuple[str, str]
+) -> None:
+    g = guardrails
+    iid, _ = training
+    g.instance_agent(iid, failing={"SendCommand"})
+    g.guard_event(spot_warning(iid, T0 + timedelta(hours=4)), T0 + timedelta(hours=4))
+    [alert] = g.alerts_for(iid, "spot-interruption")
+    assert "could not ask it over SSM" in alert.body["message"]
+
+
+def test_the_attribute_value_form_of_the_call_is_caught_too(
+    guardrails: Guardrails, training: tuple[str, str]
+) -> None:
+    g = guardrails
+    iid, _ = training
+    at = T0 + timedelta(hours=4)
+    event = protection_change(iid, at, disabled=True)
+    event["detail"]["requestParameters"] = {"instanceId": iid,
+                                            "attribute": "disableApiTermination",
+                                            "value": "false"}
+    assert g.guard_event(event, at)["status"] == "alerted"
+    bogus = protection_change(iid, at, disabled=True)
+    bogus["detail"]["requestParameters"]["instanceId"] = "i-; rm -rf /"
+    before = g.items()
+    assert g.guard_event(bogus, at)["status"] == "ignored"
+    assert g.items() == before
+
+
+def test_a_forced_termination_frees_the_run_without_a_post_mortem(
+    guardrails: Guardrails, training: tuple[str, str]
+) -> None:
+    g = guardrails
+    iid, _ = training
+    status, _ = g.terminate(iid, at=T0 + timedelta(hours=4), force=True, reason="diverged")
+    assert status == 200
+    g.state_change(iid, "shutting-down", T0 + timedelta(hours=4, seconds=5))
+    assert g.alerts_for(iid, "post-mortem") == []
+    _, detail = g.api("GET", f"/instances/{iid}")
+    assert detail["live_run"] is None  # no stale-run alert will follow for a gone process
+
+
 def test_protection_removed_by_hand_alerts_but_not_by_the_guardrails(
     guardrails: Guardrails, training: tuple[str, str]
 ) -> None:

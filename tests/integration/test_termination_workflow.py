@@ -112,20 +112,83 @@ def test_checkpoints_not_in_s3_block_and_upload_makes_it_safe(
         "blocked", "terminated"]
 
 
-def test_an_upload_that_does_not_match_is_not_trusted(
+def test_a_checkpoint_changed_on_disk_since_it_was_recorded_is_not_uploaded_as_it(
     guardrails: Guardrails, instance: str, tmp_path: Path
 ) -> None:
     g = guardrails
     g.instance_agent(instance)
     run_id = start_run(g, instance)
     path = tmp_path / "epoch-1.pt"
-    local_checkpoint(g, instance, run_id, path, 1)
+    local_checkpoint(g, instance, run_id, path, 1, content=b"A" * 4096)
     finish(g, instance, run_id)
-    path.write_bytes(b"the file changed after it was recorded")
+    path.write_bytes(b"B" * 4096)  # same size, other bytes: only the sha256 can tell
     status, body = g.terminate(instance, at=T0 + timedelta(hours=1), upload_checkpoints=True)
     assert status == 409, body
-    assert any("does not match" in r for r in body["reasons"])
+    assert any("sha256" in r and "epoch-1.pt" in r for r in body["reasons"])
     assert g.ec2_state(instance) == "running"
+    assert "Contents" not in g.s3.list_objects_v2(Bucket=BUCKET)
+
+
+def test_an_instance_the_guardrails_never_saw_is_not_terminated_unless_forced(
+    guardrails: Guardrails,
+) -> None:
+    g = guardrails
+    stranger = g.launch("g5.xlarge")  # no state change reached the guardrails
+    status, body = g.terminate(stranger, at=T0)
+    assert status == 409, body
+    assert "not tracked" in body["message"]
+    assert g.ec2_state(stranger) == "running"
+    status, body = g.terminate(stranger, at=T0, force=True, reason="a stray test box")
+    assert status == 200, body
+
+
+def test_force_with_upload_keeps_the_checkpoints_before_terminating(
+    guardrails: Guardrails, instance: str, tmp_path: Path
+) -> None:
+    g = guardrails
+    g.instance_agent(instance)
+    run_id = start_run(g, instance)
+    local_checkpoint(g, instance, run_id, tmp_path / "epoch-1.pt", 1)
+    # The run is still live: force, but keep what it saved
+    status, body = g.terminate(instance, at=T0 + timedelta(hours=1), force=True,
+                               reason="the run hangs", upload_checkpoints=True)
+    assert status == 200, body
+    g.s3.head_object(Bucket=BUCKET, Key=f"{instance}/{run_id}/epoch-1.pt")
+    assert g.ec2_state(instance) in ("shutting-down", "terminated")
+
+
+def test_a_run_that_starts_after_the_recheck_stops_the_termination(
+    guardrails: Guardrails, instance: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guardrails.domain.termination import TerminationDecision
+    from guardrails.services import termination as steps
+
+    g = guardrails
+    start_run(g, instance)
+    # Both checks miss the run (it "starts" right after them); the audit write still sees it
+    monkeypatch.setattr(steps, "check", lambda store, iid: TerminationDecision("safe"))
+    status, body = g.terminate(instance, at=T0)
+    assert status == 502, body
+    assert "a run started" in body["message"] and "not terminated" in body["message"]
+    assert g.ec2_state(instance) == "running"
+
+
+def test_a_terminate_step_retried_after_ec2_acted_reports_terminated(
+    guardrails: Guardrails, instance: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guardrails.adapters import ec2
+
+    g = guardrails
+    real = ec2.terminate
+
+    def terminated_then_lost_the_answer(instance_id: str) -> None:
+        real(instance_id)
+        raise ConnectionError("connection reset after TerminateInstances")
+
+    monkeypatch.setattr(ec2, "terminate", terminated_then_lost_the_answer)
+    status, body = g.terminate(instance, at=T0)
+    assert status == 200, body
+    assert {a["outcome"] for a in g.audits(instance)} == {"terminated"}
 
 
 def test_force_needs_a_reason(guardrails: Guardrails, instance: str) -> None:

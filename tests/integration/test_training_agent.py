@@ -380,7 +380,12 @@ def test_guardctl_terminate_upload_wait_shows_progress_then_terminates(
     # The API answers 202 at once, as it does when an upload outlasts its 20 s
     monkeypatch.setenv(c.ENV_TERMINATE_WAIT_SECONDS, "0")
     api_context.settings.cache_clear()
-    done = guardctl(gateway, "terminate", trainer, "--upload-checkpoints", "--wait",
+    pending = guardctl(gateway, "terminate", trainer, "--upload-checkpoints")
+    # Without --wait it is not terminated yet, so it must not exit 0
+    assert pending.returncode == 1, pending.stderr
+    assert "not terminated yet" in pending.stderr and "--execution" in pending.stderr
+    execution = pending.stderr.split("--execution ")[1].split()[0]
+    done = guardctl(gateway, "terminate", trainer, "--execution", execution, "--wait",
                     "--poll-seconds", "0.2")
     assert done.returncode == 0, done.stderr
     assert "uploading checkpoints to S3" in done.stderr

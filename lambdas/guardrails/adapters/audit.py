@@ -6,9 +6,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from guardrails.adapters.table import TableClient
-from guardrails.constants import AUDIT_SK_PREFIX, INSTANCE_PREFIX, PK, SK
+from guardrails.constants import AUDIT_SK_PREFIX, INSTANCE_PREFIX, LOCK_SK, PK, SK
 from guardrails.domain.audit import Audit
+
+
+class RunStarted(Exception):
+    """A run took the instance between the check and the termination."""
 
 
 def audit_key(instance_id: str, audit_id: str) -> dict[str, Any]:
@@ -17,7 +23,10 @@ def audit_key(instance_id: str, audit_id: str) -> dict[str, Any]:
 
 
 class AuditLog(TableClient):
-    def write(self, audit: Audit) -> str:
+    def write(self, audit: Audit, *, only_if_no_live_run: bool = False) -> str:
+        """Put the item. `only_if_no_live_run`: in one transaction with a check that the
+        instance has no LOCK, so a run that started since the check stops the termination
+        (RunStarted)."""
         item: dict[str, Any] = {
             **audit_key(audit.instance_id, audit.audit_id),
             "at": {"S": audit.at.isoformat()}, "execution": {"S": audit.execution},
@@ -29,7 +38,20 @@ class AuditLog(TableClient):
         }
         if audit.reason:
             item["reason"] = {"S": audit.reason}
-        self._ddb.put_item(TableName=self.name, Item=item)
+        if not only_if_no_live_run:
+            self._ddb.put_item(TableName=self.name, Item=item)
+            return audit.audit_id
+        try:
+            self._ddb.transact_write_items(TransactItems=[
+                {"ConditionCheck": {"TableName": self.name,
+                                    "Key": {PK: item[PK], SK: {"S": LOCK_SK}},
+                                    "ConditionExpression": f"attribute_not_exists({PK})"}},
+                {"Put": {"TableName": self.name, "Item": item}},
+            ])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise RunStarted(f"a run started on {audit.instance_id} since the check") from error
+            raise
         return audit.audit_id
 
     def set_outcome(self, audit: Audit, outcome: str, detail: str) -> None:

@@ -64,10 +64,13 @@ RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 
 
 def send(instance_id: str, commands: list[str], comment: str, timeout_seconds: int) -> str:
-    """Run shell commands on the instance (AWS-RunShellScript); returns the command id."""
+    """Run shell commands on the instance (AWS-RunShellScript); returns the command id.
+    `timeout_seconds` bounds how long they may run there."""
     answer = client("ssm").send_command(
         InstanceIds=[instance_id], DocumentName="AWS-RunShellScript", Comment=comment[:100],
-        Parameters={"commands": commands}, TimeoutSeconds=max(30, timeout_seconds))
+        Parameters={"commands": commands,
+                    "executionTimeout": [str(max(30, timeout_seconds))]},
+        TimeoutSeconds=max(30, min(timeout_seconds, 2_592_000)))
     return str(answer["Command"]["CommandId"])
 
 
@@ -90,12 +93,16 @@ def command_state(instance_id: str, command_id: str) -> tuple[str, str]:
 
 
 def upload_commands(copies: list[tuple[str, str, str]]) -> list[str]:
-    """`aws s3 cp` of each (local path, s3 uri, sha256 hex), with the checksum S3 verifies
-    and stores, so head_object can prove the copy."""
-    return ["set -e"] + [
-        f"aws s3 cp {shlex.quote(path)} {shlex.quote(uri)} --only-show-errors "
-        f"--checksum-algorithm SHA256 --metadata sha256={shlex.quote(sha)}"
-        for path, uri, sha in copies]
+    """For each (local path, s3 uri, sha256 hex): check the file on disk still has the
+    recorded sha256, then `aws s3 cp` it with a SHA256 checksum S3 verifies and the digest in
+    its metadata. The check on the instance is what proves a multipart copy (whose S3
+    checksum is of its parts); `set -e` fails the command at the first mismatch."""
+    lines = ["set -e"]
+    for path, uri, sha in copies:
+        lines.append(f"echo {shlex.quote(f'{sha}  {path}')} | sha256sum --check --status")
+        lines.append(f"aws s3 cp {shlex.quote(path)} {shlex.quote(uri)} --only-show-errors "
+                     f"--checksum-algorithm SHA256 --metadata sha256={shlex.quote(sha)}")
+    return lines
 
 
 def checkpoint_signal_command(pid: int) -> str:

@@ -86,7 +86,8 @@ def execution_answer(instance_id: str, execution: Execution) -> Response[str]:
     if execution.status == RUNNING:
         body: dict[str, Any] = {
             "status": "in_progress", "execution": execution.name, "poll": poll,
-            "message": "still working (uploading checkpoints); poll for the outcome"}
+            "message": "still working (checking, or uploading checkpoints); poll for the "
+                       "outcome"}
         return Response(status_code=202, content_type=content_types.APPLICATION_JSON,
                         body=json.dumps(body))
     outcome = (execution.output or {}).get("outcome") or {}

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from guardrails.domain.audit import BY_WORKFLOW, Audit
 from guardrails.domain.ledger import Ledger
 from guardrails.domain.runs import Checkpoint, Lock, Run
+
+# A workflow termination shows up as shutting-down within seconds; an hour is generous, and an
+# older audit whose outcome was never updated cannot silence a later bypass.
+WORKFLOW_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,10 @@ class PostMortem:
 def post_mortem(instance_id: str, lock: Lock | None, runs: Sequence[Run],
                 checkpoints: Sequence[Checkpoint], audits: Iterable[Audit],
                 ledger: Ledger | None, at: datetime) -> PostMortem | None:
-    """None when nothing was lost, or when the workflow itself terminated the instance (its
-    own audit and notice already say so, forced or not)."""
-    if any(a.outcome in BY_WORKFLOW for a in audits):
+    """None when nothing was lost, or when the workflow itself terminated the instance in the
+    last hour (its own audit and notice already say so, forced or not)."""
+    if any(a.outcome in BY_WORKFLOW and at - WORKFLOW_WINDOW <= a.at <= at + WORKFLOW_WINDOW
+           for a in audits):
         return None
     live = tuple(r for r in runs if lock is not None and r.run_id == lock.run_id)
     lost = tuple(c for c in checkpoints if not c.uploaded)

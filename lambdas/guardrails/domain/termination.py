@@ -55,12 +55,24 @@ def decide(instance_id: str, lock: Lock | None, checkpoints: Iterable[Checkpoint
         return TerminationDecision(SAFE, tuple(notes), spot=spot)
     hints = [f"stop it instead: aws ec2 stop-instances --instance-ids {instance_id} "
              "(stopping keeps the EBS volume and everything on it)"]
-    if pending:
+    if live_run is not None:
+        hints.append(f"or wait for run {live_run} to finish, then terminate")
+    elif pending:
         hints.append(f"or pass upload_checkpoints=true to copy the {len(pending)} "
                      "checkpoint(s) to S3 first, then terminate")
     hints.append("or pass force=true with a reason, if losing them is intended (audited)")
     return TerminationDecision(BLOCKED, tuple(reasons + notes), tuple(hints), pending, spot,
                                live_run)
+
+
+def untracked(instance_id: str) -> TerminationDecision:
+    """An instance the guardrails hold no record of: what runs on it cannot be known."""
+    return TerminationDecision(
+        UNKNOWN, (f"{instance_id} is not tracked by the guardrails (it does not exist, or it "
+                  "has not been seen running since they were deployed), so whether it holds "
+                  "a run or a checkpoint cannot be known",),
+        ("if it exists and is running, the next sweep (every 15 minutes) tracks it: retry "
+         "then", "or pass force=true with a reason, if it is meant to go (audited)"))
 
 
 def unknown(error: str) -> TerminationDecision:

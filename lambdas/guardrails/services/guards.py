@@ -3,10 +3,12 @@ lifted by hand. (Terminations around the workflow: services/postmortem.py.)"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from guardrails.adapters import ssm
 from guardrails.adapters.notifier import Notifier
@@ -17,7 +19,8 @@ from guardrails.constants import (
     SERVICE_NAME,
 )
 from guardrails.domain.guard_messages import render_protection_removed, render_spot_interruption
-from guardrails.domain.runs import checkpoint_s3_uri
+from guardrails.domain.runs import Checkpoint, Lock, checkpoint_s3_uri
+from guardrails.events import INSTANCE_ID_PATTERN
 from guardrails.guard_events import CloudTrailCall
 from guardrails.services.once import publish_once
 
@@ -41,38 +44,58 @@ def on_spot_warning(g: Guards, instance_id: str, action: str, event_id: str,
     view = g.store.collection(instance_id)
     pending = [c for c in view.checkpoints if not c.uploaded]
     asked: list[str] = []
-    if view.lock is None and not pending:
-        pass
-    elif not ssm.managed(instance_id):
-        asked.append("could not reach it over SSM (no agent online), so nothing could be "
-                     "saved from here")
-    else:
-        if view.lock is not None:
-            ssm.send(instance_id, [ssm.checkpoint_signal_command(view.lock.pid)],
-                     "training guardrails: checkpoint now (spot interruption)",
-                     SIGNAL_TIMEOUT_SECONDS)
-            asked.append(f"asked run {view.lock.run_id} (pid {view.lock.pid}) to save and "
-                         "upload a checkpoint now (SIGUSR1)")
-        if pending and g.bucket:
-            copies = [(c.path, checkpoint_s3_uri(g.bucket, instance_id, c.run_id, c.path),
-                       c.sha256) for c in pending]
-            ssm.send(instance_id, ssm.upload_commands(copies),
-                     "training guardrails: upload checkpoints (spot interruption)",
-                     UPLOAD_TIMEOUT_SECONDS)
-            asked.append(f"started copying {len(copies)} checkpoint(s) only on the "
-                         "instance to S3")
+    if view.lock is not None or pending:
+        # Two minutes is all there is: whatever SSM says, the alert still goes out.
+        try:
+            asked += _save_now(g, instance_id, view.lock, pending)
+        except (ClientError, BotoCoreError) as error:
+            logger.exception("spot interruption: SSM failed", instance_id=instance_id)
+            asked.append(f"could not ask it over SSM ({type(error).__name__}: {error})")
     publish_once(g.store, g.notifier, instance_id, RULE_SPOT_INTERRUPTION, event_id,
                   render_spot_interruption(instance_id, action, asked, at), at)
     return asked
 
 
+def _save_now(g: Guards, instance_id: str, lock: Lock | None,
+              pending: list[Checkpoint]) -> list[str]:
+    if not ssm.managed(instance_id):
+        return ["could not reach it over SSM (no agent online), so nothing could be saved "
+                "from here"]
+    asked = []
+    if lock is not None:
+        ssm.send(instance_id, [ssm.checkpoint_signal_command(lock.pid)],
+                 "training guardrails: checkpoint now (spot interruption)",
+                 SIGNAL_TIMEOUT_SECONDS)
+        asked.append(f"asked run {lock.run_id} (pid {lock.pid}) to save and upload a "
+                     "checkpoint now (SIGUSR1)")
+    if pending and g.bucket:
+        copies = [(c.path, checkpoint_s3_uri(g.bucket, instance_id, c.run_id, c.path),
+                   c.sha256) for c in pending]
+        ssm.send(instance_id, ssm.upload_commands(copies),
+                 "training guardrails: upload checkpoints (spot interruption)",
+                 UPLOAD_TIMEOUT_SECONDS)
+        asked.append(f"started copying {len(copies)} checkpoint(s) only on the instance to "
+                     "S3 (unverified: they stay listed as not in S3)")
+    return asked
+
+
+def turned_protection_off(params: dict[str, object]) -> bool:
+    """CloudTrail records the call in either form the API takes:
+    {"disableApiTermination": {"value": false}} or
+    {"attribute": "disableApiTermination", "value": "false"}."""
+    setting = params.get("disableApiTermination")
+    if isinstance(setting, dict):
+        return setting.get("value") is False or str(setting.get("value")).lower() == "false"
+    return (params.get("attribute") == "disableApiTermination"
+            and str(params.get("value")).lower() == "false")
+
+
 def on_protection_change(g: Guards, call: CloudTrailCall, at: datetime) -> bool:
     """Alert when someone other than the guardrails turned termination protection off."""
     params = call.requestParameters or {}
-    setting = params.get("disableApiTermination")
-    turned_off = isinstance(setting, dict) and setting.get("value") is False
     instance_id = str(params.get("instanceId") or "")
-    if not turned_off or call.errorCode or not instance_id.startswith("i-"):
+    if (not turned_protection_off(params) or call.errorCode
+            or not re.match(INSTANCE_ID_PATTERN, instance_id)):
         return False
     if call.issuer_arn in g.trusted_roles or call.caller_arn in g.trusted_roles:
         return False

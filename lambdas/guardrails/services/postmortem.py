@@ -18,18 +18,19 @@ logger = Logger(service=SERVICE_NAME, child=True)
 
 def report_bypass(store: RunStore, notifier: Notifier, instance_id: str, state: str,
                   at: datetime) -> bool:
-    """shutting-down or terminated: if that lost a live run or a checkpoint only on disk,
-    and the workflow was not the one terminating, send the post-mortem (once). The live run
-    is then released, since its process is gone with the instance."""
+    """shutting-down or terminated: release the live run; if that lost it or a checkpoint
+    only on disk, and the workflow was not the one terminating, send the post-mortem (once)."""
     view = store.collection(instance_id)
+    if view.lock is not None:
+        # Its process is gone with the instance, whoever terminated it: free the registry
+        # now rather than raise a stale-run alert later.
+        store.release_stale(instance_id, view.lock, at)
     report = post_mortem(instance_id, view.lock, view.runs, view.checkpoints, view.audits,
                          view.record.ledger if view.record else None, at)
     if report is None:
         return False
     sent = publish_once(store, notifier, instance_id, RULE_POST_MORTEM, "lost",
-                         render_post_mortem(report, state, at), at)
-    if view.lock is not None:
-        store.release_stale(instance_id, view.lock, at)
+                        render_post_mortem(report, state, at), at)
     logger.warning("termination around the workflow lost work", instance_id=instance_id,
                    runs=[r.run_id for r in report.live_runs],
                    checkpoints=[c.path for c in report.lost_checkpoints], alerted=sent)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from guardrails.adapters import ec2, s3, ssm
-from guardrails.adapters.audit import AuditLog
+from guardrails.adapters.audit import AuditLog, RunStarted
 from guardrails.adapters.notifier import Notifier
 from guardrails.adapters.runs import RunStore
 from guardrails.constants import SERVICE_NAME
@@ -22,7 +22,13 @@ from guardrails.domain.audit import Audit
 from guardrails.domain.guard_messages import render_termination
 from guardrails.domain.instance import SPOT
 from guardrails.domain.runs import checkpoint_s3_uri
-from guardrails.domain.termination import TerminationDecision, decide, may_proceed, unknown
+from guardrails.domain.termination import (
+    TerminationDecision,
+    decide,
+    may_proceed,
+    unknown,
+    untracked,
+)
 from guardrails.services.registry import sync_protection
 from guardrails.workflow.models import (
     DecisionOut,
@@ -35,6 +41,7 @@ from guardrails.workflow.models import (
 )
 
 logger = Logger(service=SERVICE_NAME, child=True)
+GONE = frozenset({"shutting-down", "terminated"})
 
 
 class NoLongerSafe(Exception):
@@ -55,6 +62,8 @@ class Workflow:
 def check(store: RunStore, instance_id: str) -> TerminationDecision:
     try:
         view = store.collection(instance_id)
+        if view.record is None and view.lock is None and not view.runs:
+            return untracked(instance_id)
         process = ssm.pid_alive(instance_id, view.lock.pid) if view.lock else None
         spot = view.record is not None and view.record.facts.lifecycle == SPOT
         return decide(instance_id, view.lock, view.checkpoints, spot, process)
@@ -72,7 +81,8 @@ def assess(wf: Workflow, state: WorkflowState) -> DecisionOut:
                                      size_bytes=c.size_bytes, sha256=c.sha256)
                    for c in decision.not_in_s3],
         spot=decision.spot, proceed=may_proceed(decision, request.force, request.reason),
-        uploadable=decision.uploadable)
+        # Forced, the live run does not stop the copy: the caller asked to keep them.
+        uploadable=decision.uploadable or (request.force and bool(decision.not_in_s3)))
 
 
 # ---- upload ----------------------------------------------------------------------------------
@@ -169,17 +179,23 @@ def terminate(wf: Workflow, state: WorkflowState, now: datetime) -> OutcomeOut:
                                + "; ".join(again.reasons))
     overridden = tuple(decision.reasons) if decision.outcome != "safe" else ()
     record = _audit(state, outcomes.TERMINATING, now, overridden=overridden)
-    audit_id = wf.audit.write(record)
+    try:
+        audit_id = wf.audit.write(record, only_if_no_live_run=not request.force)
+    except RunStarted as started:
+        raise NoLongerSafe(f"{started}; nothing was terminated") from started
     try:
         if not decision.spot:  # EC2 has no termination protection for spot instances
             ec2.set_termination_protection(iid, False)
             wf.store.set_protected(iid, False)
         ec2.terminate(iid)
     except Exception as error:
-        _restore_protection(wf, iid)
-        detail = f"{type(error).__name__}: {error}"
-        _best_effort(lambda: wf.audit.set_outcome(record, outcomes.FAILED, detail))
-        raise
+        if not _gone(iid):
+            _restore_protection(wf, iid)
+            detail = f"{type(error).__name__}: {error}"
+            _best_effort(lambda: wf.audit.set_outcome(record, outcomes.FAILED, detail))
+            raise
+        # A retried step whose first attempt already terminated: that is the outcome.
+        logger.info("the instance was already going away", instance_id=iid)
     _best_effort(lambda: wf.audit.set_outcome(record, outcomes.TERMINATED, ""))
     message = render_termination(record, now)
     _best_effort(lambda: wf.notifier.publish(message))
@@ -189,6 +205,16 @@ def terminate(wf: Workflow, state: WorkflowState, now: datetime) -> OutcomeOut:
                       message=(f"{iid} is terminating" + (
                           f", forced by {request.caller} over: " + "; ".join(overridden)
                           if forced else ": nothing was at risk")))
+
+
+def _gone(instance_id: str) -> bool:
+    """True if EC2 says the instance is shutting down or terminated (False if unsure)."""
+    try:
+        facts = ec2.Ec2().describe(instance_id)
+    except Exception:
+        logger.exception("could not read the instance's state", instance_id=instance_id)
+        return False
+    return facts is None or facts.state in GONE
 
 
 def record_blocked(wf: Workflow, state: WorkflowState, now: datetime) -> OutcomeOut:
@@ -208,9 +234,11 @@ def record_blocked(wf: Workflow, state: WorkflowState, now: datetime) -> Outcome
 def record_failure(wf: Workflow, state: WorkflowState, now: datetime) -> OutcomeOut:
     what = failure_text(state.error.Error if state.error else "Unknown",
                         state.error.Cause if state.error else "")
-    message = (f"the termination workflow failed and {state.request.instance_id} was not "
-               f"terminated: {what}. Retry; if it keeps failing, read the workflow's "
-               "execution history")
+    iid = state.request.instance_id
+    fate = ("it is shutting down or terminated nonetheless" if _gone(iid)
+            else f"{iid} was not terminated")
+    message = (f"the termination workflow failed and {fate}: {what}. Retry; if it keeps "
+               "failing, read the workflow's execution history")
     audit_id = wf.audit.write(_audit(state, outcomes.FAILED, now, detail=what))
     return OutcomeOut(status="failed", audit_id=audit_id, message=message)
 

@@ -65,13 +65,14 @@ def definition(timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS) -> dict[str, Any]
             "Begin": {"Type": "Pass", "Next": "Check", "Parameters": {
                 "request.$": "$", "execution.$": "$$.Execution.Name"}},
             "Check": _task("check", "$.decision", "Decide"),
+            # Upload first when asked, even when forced: the caller wants them kept.
             "Decide": {"Type": "Choice", "Default": "RecordBlocked", "Choices": [
-                {"Variable": "$.decision.proceed", "BooleanEquals": True, "Next": "Terminate"},
                 {"And": [
                     {"Variable": "$.decision.uploadable", "BooleanEquals": True},
                     {"Variable": "$.request.upload_checkpoints", "BooleanEquals": True},
                     {"Variable": "$.verified", "IsPresent": False},
                 ], "Next": "UploadCheckpoints"},
+                {"Variable": "$.decision.proceed", "BooleanEquals": True, "Next": "Terminate"},
             ]},
             "UploadCheckpoints": _task("upload", "$.upload", "WaitForUpload"),
             "WaitForUpload": {"Type": "Wait", "SecondsPath": "$.upload.poll_seconds",

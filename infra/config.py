@@ -33,6 +33,13 @@ class GuardrailsConfig(BaseModel):
     # How long the terminate workflow waits for an SSM checkpoint upload before it blocks.
     upload_timeout_seconds: int = Field(default=c.DEFAULT_UPLOAD_TIMEOUT_SECONDS, ge=60,
                                         le=4 * 3600)
+    # Enforcement, opt-in: unset limits never stop anything.
+    stop_at_accumulated_usd: Decimal | None = Field(default=None, gt=0)
+    stop_at_uptime_hours: Decimal | None = Field(default=None, gt=0)
+    stop_grace_minutes: int = Field(default=c.DEFAULT_STOP_GRACE_MINUTES, ge=0, le=24 * 60)
+    max_snooze_hours: int = Field(default=c.DEFAULT_MAX_SNOOZE_HOURS, ge=1, le=24 * 30)
+    # On until the "would stop" alerts look right; then set it to false.
+    enforcement_dry_run: bool = True
     heartbeat_timeout_minutes: int = Field(default=c.DEFAULT_HEARTBEAT_TIMEOUT_MINUTES, ge=1,
                                            le=24 * 60)
 
@@ -69,6 +76,13 @@ class GuardrailsConfig(BaseModel):
             c.ENV_UPTIME_STEP_HOURS: str(self.uptime_step_hours),
             c.ENV_COST_STEP_USD: str(self.cost_step_usd),
             c.ENV_HEARTBEAT_TIMEOUT_MINUTES: str(self.heartbeat_timeout_minutes),
+            c.ENV_STOP_GRACE_MINUTES: str(self.stop_grace_minutes),
+            c.ENV_MAX_SNOOZE_HOURS: str(self.max_snooze_hours),
+            c.ENV_ENFORCEMENT_DRY_RUN: str(self.enforcement_dry_run).lower(),
+            **({c.ENV_STOP_AT_USD: str(self.stop_at_accumulated_usd)}
+               if self.stop_at_accumulated_usd is not None else {}),
+            **({c.ENV_STOP_AT_HOURS: str(self.stop_at_uptime_hours)}
+               if self.stop_at_uptime_hours is not None else {}),
         }
 
 

@@ -86,3 +86,24 @@ RULE_TERMINATION: Final = "termination"
 RULE_POST_MORTEM: Final = "post-mortem"
 RULE_SPOT_INTERRUPTION: Final = "spot-interruption"
 RULE_PROTECTION_REMOVED: Final = "protection-removed"
+
+# Enforcement (issue 5): hard limits that stop an instance, opt-in.
+ENV_STOP_AT_USD: Final = "STOP_AT_USD"
+ENV_STOP_AT_HOURS: Final = "STOP_AT_HOURS"
+ENV_STOP_GRACE_MINUTES: Final = "STOP_GRACE_MINUTES"
+ENV_MAX_SNOOZE_HOURS: Final = "MAX_SNOOZE_HOURS"
+ENV_ENFORCEMENT_DRY_RUN: Final = "ENFORCEMENT_DRY_RUN"
+ENV_CHECKPOINT_WAIT_MINUTES: Final = "CHECKPOINT_WAIT_MINUTES"
+TAG_STOP_AT_USD: Final = "guardrails:stop-at-usd"
+TAG_STOP_AT_HOURS: Final = "guardrails:stop-at-hours"
+TAG_SNOOZE_UNTIL: Final = "guardrails:snooze-until"
+DEFAULT_STOP_GRACE_MINUTES: Final = 15
+DEFAULT_MAX_SNOOZE_HOURS: Final = 72
+DEFAULT_CHECKPOINT_WAIT_MINUTES: Final = 10
+RULE_STOP_COST: Final = "stop-cost"
+RULE_STOP_UPTIME: Final = "stop-uptime"
+RULE_STOP_GRACE: Final = "stop-grace"
+RULE_STOPPED: Final = "stopped"
+RULE_CANNOT_STOP: Final = "cannot-stop"
+SNOOZE_SK: Final = "SNOOZE"
+STOP_PENDING_SK: Final = "STOP#PENDING"

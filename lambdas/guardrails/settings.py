@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from guardrails import constants as c
+from guardrails.domain.enforcement import HardLimits
 from guardrails.domain.thresholds import Thresholds
 
 
@@ -50,6 +52,24 @@ class Settings(BaseModel):
         default=c.DEFAULT_TERMINATE_WAIT_SECONDS, alias=c.ENV_TERMINATE_WAIT_SECONDS,
         ge=0, le=25)
     trusted_role_arns: str = Field(default="", alias=c.ENV_TRUSTED_ROLE_ARNS)
+
+    # Enforcement (issue 5): hard limits, off unless set.
+    stop_at_usd: Decimal | None = Field(default=None, alias=c.ENV_STOP_AT_USD, gt=0)
+    stop_at_hours: Decimal | None = Field(default=None, alias=c.ENV_STOP_AT_HOURS, gt=0)
+    stop_grace_minutes: int = Field(default=c.DEFAULT_STOP_GRACE_MINUTES,
+                                    alias=c.ENV_STOP_GRACE_MINUTES, ge=0, le=24 * 60)
+    max_snooze_hours: int = Field(default=c.DEFAULT_MAX_SNOOZE_HOURS,
+                                  alias=c.ENV_MAX_SNOOZE_HOURS, ge=1, le=24 * 30)
+    enforcement_dry_run: bool = Field(default=True, alias=c.ENV_ENFORCEMENT_DRY_RUN)
+    checkpoint_wait_minutes: int = Field(default=c.DEFAULT_CHECKPOINT_WAIT_MINUTES,
+                                         alias=c.ENV_CHECKPOINT_WAIT_MINUTES, ge=1, le=240)
+
+    @property
+    def hard_limits(self) -> HardLimits:
+        return HardLimits(stop_at_usd=self.stop_at_usd, stop_at_hours=self.stop_at_hours,
+                          grace=timedelta(minutes=self.stop_grace_minutes),
+                          max_snooze=timedelta(hours=self.max_snooze_hours),
+                          dry_run=self.enforcement_dry_run)
 
     @property
     def trusted_roles(self) -> frozenset[str]:

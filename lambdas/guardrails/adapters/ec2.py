@@ -78,3 +78,7 @@ def set_termination_protection(instance_id: str, protected: bool) -> None:
 
 def terminate(instance_id: str) -> None:
     client("ec2").terminate_instances(InstanceIds=[instance_id])
+
+
+def stop(instance_id: str) -> None:
+    client("ec2").stop_instances(InstanceIds=[instance_id])

@@ -32,6 +32,8 @@ from guardrails.constants import (
     PK,
     RUN_SK_PREFIX,
     SK,
+    SNOOZE_SK,
+    STOP_PENDING_SK,
 )
 from guardrails.domain.audit import Audit
 from guardrails.domain.instance import InstanceRecord
@@ -48,6 +50,14 @@ from guardrails.domain.runs import (
 )
 
 
+@dataclass(frozen=True)
+class StopPending:
+    """A stop that waits for the live run's checkpoint (issue 5)."""
+
+    rule: str
+    requested_at: datetime
+
+
 @dataclass
 class Collection:
     """Everything the table holds about one instance, from one Query."""
@@ -59,6 +69,8 @@ class Collection:
     checkpoints: list[Checkpoint] = field(default_factory=list)
     protected: bool | None = None
     audits: list[Audit] = field(default_factory=list)
+    snooze_until: datetime | None = None
+    stop_pending: StopPending | None = None
 
     def run(self, run_id: str) -> Run | None:
         return next((r for r in self.runs if r.run_id == run_id), None)
@@ -295,6 +307,28 @@ class RunStore(TableClient):
             raise
         return True
 
+    def claimed_at(self, instance_id: str, rule: str, key: str) -> datetime | None:
+        """When the alert (rule, key) was first claimed, or None if it never was."""
+        answer = self._ddb.get_item(TableName=self.name, Key=alert_key(instance_id, rule, key),
+                                    ConsistentRead=True)
+        item = answer.get("Item")
+        return datetime.fromisoformat(item["claimed_at"]["S"]) if item else None
+
+    def set_snooze(self, instance_id: str, until: datetime, by: str, reason: str,
+                   at: datetime) -> None:
+        self._ddb.put_item(TableName=self.name, Item={
+            PK: _pk(instance_id), SK: {"S": SNOOZE_SK}, "until": {"S": until.isoformat()},
+            "by": {"S": by}, "reason": {"S": reason}, "at": {"S": at.isoformat()}})
+
+    def set_stop_pending(self, instance_id: str, rule: str, at: datetime) -> bool:
+        """Note that a stop waits for a checkpoint; False if one already does."""
+        return self._put_if_absent({PK: _pk(instance_id), SK: {"S": STOP_PENDING_SK},
+                                    "rule": {"S": rule}, "requested_at": {"S": at.isoformat()}})
+
+    def clear_stop_pending(self, instance_id: str) -> None:
+        self._ddb.delete_item(TableName=self.name,
+                              Key={PK: _pk(instance_id), SK: {"S": STOP_PENDING_SK}})
+
     def set_protected(self, instance_id: str, protected: bool) -> None:
         """Remember the protection flag on META (only if the instance is tracked)."""
         try:
@@ -332,6 +366,11 @@ def _add(found: Collection, item: Mapping[str, Any]) -> None:
         found.checkpoints.append(_checkpoint(found.instance_id, item))
     elif sk.startswith(AUDIT_SK_PREFIX):
         found.audits.append(audit_from_item(found.instance_id, item))
+    elif sk == SNOOZE_SK:
+        found.snooze_until = datetime.fromisoformat(str(item["until"]))
+    elif sk == STOP_PENDING_SK:
+        found.stop_pending = StopPending(str(item["rule"]),
+                                         datetime.fromisoformat(str(item["requested_at"])))
 
 
 def _status_change(table: str, instance_id: str, run_id: str, was: str, becomes: str,

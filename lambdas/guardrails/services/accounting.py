@@ -12,7 +12,7 @@ from guardrails.constants import SERVICE_NAME
 from guardrails.domain import thresholds
 from guardrails.domain.instance import InstanceFacts, InstanceRecord
 from guardrails.domain.ledger import RUNNING, Ledger, Transition
-from guardrails.services import alerting
+from guardrails.services import alerting, enforcement
 from guardrails.services.container import Services
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -79,6 +79,7 @@ def after_change(svc: Services, record: InstanceRecord, now: datetime) -> None:
     ec2_running = record.facts.state in (None, "pending", RUNNING)
     if record.ledger.is_running and ec2_running and not limits.exempt:
         alerting.evaluate(svc, record, now, reschedule=SCHEDULED_RULES)
+        enforcement.enforce(svc.enforcer, record, now, schedule_ahead=True)
     else:
         svc.scheduler.cancel(record.instance_id)
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guardrails.adapters import ssm
 from guardrails.adapters.notifier import Notifier
 from guardrails.adapters.runs import RunStore
 from guardrails.constants import (
@@ -19,14 +18,12 @@ from guardrails.constants import (
     SERVICE_NAME,
 )
 from guardrails.domain.guard_messages import render_protection_removed, render_spot_interruption
-from guardrails.domain.runs import Checkpoint, Lock, checkpoint_s3_uri
 from guardrails.events import INSTANCE_ID_PATTERN
 from guardrails.guard_events import CloudTrailCall
+from guardrails.services.checkpoint_now import checkpoint_now
 from guardrails.services.once import publish_once
 
 logger = Logger(service=SERVICE_NAME, child=True)
-SIGNAL_TIMEOUT_SECONDS = 60
-UPLOAD_TIMEOUT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -47,35 +44,13 @@ def on_spot_warning(g: Guards, instance_id: str, action: str, event_id: str,
     if view.lock is not None or pending:
         # Two minutes is all there is: whatever SSM says, the alert still goes out.
         try:
-            asked += _save_now(g, instance_id, view.lock, pending)
+            asked += checkpoint_now(instance_id, view.lock, pending, g.bucket,
+                                    "spot interruption")
         except (ClientError, BotoCoreError) as error:
             logger.exception("spot interruption: SSM failed", instance_id=instance_id)
             asked.append(f"could not ask it over SSM ({type(error).__name__}: {error})")
     publish_once(g.store, g.notifier, instance_id, RULE_SPOT_INTERRUPTION, event_id,
                   render_spot_interruption(instance_id, action, asked, at), at)
-    return asked
-
-
-def _save_now(g: Guards, instance_id: str, lock: Lock | None,
-              pending: list[Checkpoint]) -> list[str]:
-    if not ssm.managed(instance_id):
-        return ["could not reach it over SSM (no agent online), so nothing could be saved "
-                "from here"]
-    asked = []
-    if lock is not None:
-        ssm.send(instance_id, [ssm.checkpoint_signal_command(lock.pid)],
-                 "training guardrails: checkpoint now (spot interruption)",
-                 SIGNAL_TIMEOUT_SECONDS)
-        asked.append(f"asked run {lock.run_id} (pid {lock.pid}) to save and upload a "
-                     "checkpoint now (SIGUSR1)")
-    if pending and g.bucket:
-        copies = [(c.path, checkpoint_s3_uri(g.bucket, instance_id, c.run_id, c.path),
-                   c.sha256) for c in pending]
-        ssm.send(instance_id, ssm.upload_commands(copies),
-                 "training guardrails: upload checkpoints (spot interruption)",
-                 UPLOAD_TIMEOUT_SECONDS)
-        asked.append(f"started copying {len(copies)} checkpoint(s) only on the instance to "
-                     "S3 (unverified: they stay listed as not in S3)")
     return asked
 
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from guardrails.adapters.scheduler import SCHEDULED_RULES
 from guardrails.constants import SERVICE_NAME
 from guardrails.domain.instance import InstanceFacts, InstanceRecord
-from guardrails.services import accounting, alerting
+from guardrails.services import accounting, alerting, enforcement
 from guardrails.services.container import Services
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -81,5 +81,9 @@ def _check_running(svc: Services, facts: InstanceFacts, record: InstanceRecord |
         if record is None:
             return
     # Tags come fresh from EC2, so a new exempt tag or override applies at once.
-    for due in alerting.evaluate(svc, replace(record, facts=facts), now, reschedule):
+    current = replace(record, facts=facts)
+    for due in alerting.evaluate(svc, current, now, reschedule):
         report.alerts.append(f"{facts.instance_id}:{due.rule}#{due.step}")
+    for action in enforcement.enforce(svc.enforcer, current, now,
+                                      schedule_ahead=bool(reschedule)):
+        report.alerts.append(f"{facts.instance_id}:{action}")

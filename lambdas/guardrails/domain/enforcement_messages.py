@@ -1,0 +1,79 @@
+"""Alerts of the enforced hard limits: the grace warning, what was done, and what could not
+be done safely."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from guardrails.constants import (
+    RULE_CANNOT_STOP,
+    RULE_STOP_COST,
+    RULE_STOP_GRACE,
+    RULE_STOPPED,
+    SEVERITY_HIGH,
+    SEVERITY_WARNING,
+    TAG_SNOOZE_UNTIL,
+)
+from guardrails.domain.enforcement import LimitCrossing
+from guardrails.domain.messages import SUBJECT_LIMIT, AlertMessage
+
+
+def why(crossing: LimitCrossing) -> str:
+    if crossing.rule == RULE_STOP_COST:
+        return f"its accumulated cost reached the ${crossing.limit:,.2f} stop limit"
+    return f"its uptime reached the {crossing.limit:g} h stop limit"
+
+
+def _message(instance_id: str, rule: str, level: str, headline: str, text: str,
+             at: datetime, crossing: LimitCrossing, **extra: Any) -> AlertMessage:
+    body = {"instance_id": instance_id, "rule": rule, "severity": level, "time": at.isoformat(),
+            "limit_rule": crossing.rule, "limit": float(crossing.limit), "message": text,
+            **extra}
+    return AlertMessage(f"[guardrails {level}] {headline}"[:SUBJECT_LIMIT], body,
+                        {"rule": rule, "severity": level, "instance_id": instance_id})
+
+
+def postpone_hint(instance_id: str) -> str:
+    return (f"To postpone: guardctl snooze {instance_id} --hours N --reason TEXT, or tag it "
+            f"{TAG_SNOOZE_UNTIL}=<ISO time>")
+
+
+def render_grace(instance_id: str, crossing: LimitCrossing, stop_at: datetime,
+                 dry_run: bool, at: datetime) -> AlertMessage:
+    verb = "would be stopped (dry run: nothing will change)" if dry_run else "will be stopped"
+    text = (f"{instance_id} {verb} at {stop_at:%Y-%m-%d %H:%M} UTC: {why(crossing)}. A live "
+            "training run is asked to checkpoint to S3 first, and the stop waits for it. "
+            f"{postpone_hint(instance_id)}.")
+    return _message(instance_id, RULE_STOP_GRACE, SEVERITY_WARNING,
+                    f"{instance_id} {'would stop' if dry_run else 'stops'} at "
+                    f"{stop_at:%H:%M} UTC", text, at, crossing, stop_at=stop_at.isoformat(),
+                    dry_run=dry_run)
+
+
+def render_action(instance_id: str, crossing: LimitCrossing, action: str, detail: str,
+                  at: datetime, dry_run: bool = False) -> AlertMessage:
+    """What was done: stopped, would have stopped, or asked the run to checkpoint first."""
+    text = f"{instance_id}: {detail}, because {why(crossing)}."
+    if not dry_run:
+        text += (" Start it again when needed: aws ec2 start-instances --instance-ids "
+                 f"{instance_id} (raise its limit by tag first, or it stops again after the "
+                 "grace period).") if action == "stopped" else ""
+    else:
+        text += (" Dry run: nothing was changed. When these alerts look right, set "
+                 "enforcement_dry_run=false.")
+    return _message(instance_id, RULE_STOPPED, SEVERITY_WARNING,
+                    f"{instance_id} {action.replace('-', ' ')}", text, at, crossing,
+                    action=action, dry_run=dry_run)
+
+
+def render_cannot_stop(instance_id: str, crossing: LimitCrossing, run_id: str,
+                       waited_minutes: int, at: datetime) -> AlertMessage:
+    text = (f"Cannot stop {instance_id} safely, action needed: {why(crossing)}, but run "
+            f"{run_id} did not record a checkpoint in S3 within {waited_minutes} min of being "
+            "asked. It keeps running (and costing). Check the run; stop it yourself once its "
+            f"work is saved (aws ec2 stop-instances --instance-ids {instance_id}). "
+            f"{postpone_hint(instance_id)}.")
+    return _message(instance_id, RULE_CANNOT_STOP, SEVERITY_HIGH,
+                    f"cannot stop {instance_id} safely: action needed", text, at, crossing,
+                    run_id=run_id)

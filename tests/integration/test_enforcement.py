@@ -1,0 +1,153 @@
+"""Hard limits stop an instance at their crossing, after a grace alert, without losing a
+run's work (issue 5)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from guardrails import constants as c
+from guardrails.adapters.pricing import bundled_price
+from guardrails.handlers import on_state_change, sweep
+from tests.integration.conftest import BUCKET, Guardrails
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+P4D_RATE = bundled_price("us-east-1", "p4d.24xlarge")
+START = {"pid": 4242, "command": "python train.py", "total_epochs": 10}
+
+
+@pytest.fixture
+def enforcing(guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
+    """Hard limits on (not a dry run): stop at $20 or 2 h, 15 min grace, 10 min checkpoint
+    wait."""
+    for name, value in {c.ENV_STOP_AT_USD: "20", c.ENV_STOP_AT_HOURS: "2",
+                        c.ENV_ENFORCEMENT_DRY_RUN: "false", c.ENV_STOP_GRACE_MINUTES: "15",
+                        c.ENV_CHECKPOINT_WAIT_MINUTES: "10"}.items():
+        monkeypatch.setenv(name, value)
+    on_state_change.services.cache_clear()
+    sweep.services.cache_clear()
+    yield guardrails
+
+
+def cost_crossing() -> datetime:
+    assert P4D_RATE is not None
+    return T0 + timedelta(hours=float(Decimal(20) / P4D_RATE))
+
+
+def test_a_cost_limit_warns_then_stops_after_the_grace(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("p4d.24xlarge")
+    g.state_change(iid, "running", T0)
+    crossed = cost_crossing()
+    # At the crossing: one grace alert, saying when and how to postpone; still running
+    g.fire_schedules(until=crossed + timedelta(minutes=1))
+    [grace] = g.alerts_for(iid, "stop-grace")
+    assert "will be stopped at" in grace.body["message"]
+    assert "guardctl snooze" in grace.body["message"]
+    assert g.ec2_state(iid) == "running"
+    # Fifteen minutes later it is stopped, audited, and said so
+    g.fire_schedules(until=crossed + timedelta(minutes=17))
+    assert g.ec2_state(iid) in ("stopping", "stopped")
+    [stopped] = g.alerts_for(iid, "stopped")
+    assert "no training run was live" in stopped.body["message"]
+    assert [a["outcome"] for a in g.audits(iid)] == ["stopped"]
+    assert len(g.alerts_for(iid, "stop-grace")) == 1
+
+
+def test_a_live_run_is_stopped_only_after_its_new_checkpoint(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge")
+    g.state_change(iid, "running", T0)
+    signals: list[tuple[int, int]] = []
+    g.instance_agent(iid, send_signal=lambda pid, sig: signals.append((pid, sig)))
+    _, started = g.api("POST", f"/instances/{iid}/runs", START, caller=iid, at=T0)
+    run_id = started["run"]["run_id"]
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=1))
+    assert g.alerts_for(iid, "stop-grace")
+    # At the end of the grace: the run is asked to checkpoint, and the stop waits
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=16))
+    assert signals == [(4242, signal.SIGUSR1)]
+    assert g.ec2_state(iid) == "running"
+    # The agent records the new checkpoint with its S3 copy
+    g.api("POST", f"/instances/{iid}/runs/{run_id}/checkpoints",
+          {"path": "/data/epoch-7.pt", "epoch": 7, "bytes": 10, "sha256": "d" * 64,
+           "s3_uri": f"s3://{BUCKET}/{iid}/{run_id}/epoch-7.pt"},
+          caller=iid, at=T0 + timedelta(hours=2, minutes=20))
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=30))
+    assert g.ec2_state(iid) in ("stopping", "stopped")
+    [stopped] = [a for a in g.alerts_for(iid, "stopped") if a.body["action"] == "stopped"]
+    assert "epoch 7" in stopped.body["message"]
+
+
+def test_no_checkpoint_in_time_means_no_stop_and_a_high_alert(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge")
+    g.state_change(iid, "running", T0)
+    g.instance_agent(iid, send_signal=lambda pid, sig: None)
+    g.api("POST", f"/instances/{iid}/runs", START, caller=iid, at=T0)
+    g.fire_schedules(until=T0 + timedelta(hours=3))
+    assert g.ec2_state(iid) == "running"
+    [alert] = g.alerts_for(iid, "cannot-stop")
+    assert alert.attributes["severity"] == "high"
+    assert "action needed" in alert.body["message"]
+    g.run_sweep(T0 + timedelta(hours=3, minutes=15))
+    assert len(g.alerts_for(iid, "cannot-stop")) == 1
+
+
+def test_a_snooze_tag_delays_the_stop(enforcing: Guardrails) -> None:
+    g = enforcing
+    until = T0 + timedelta(hours=5)
+    iid = g.launch("g5.xlarge", tags={c.TAG_SNOOZE_UNTIL: until.isoformat()})
+    g.state_change(iid, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=4))
+    g.run_sweep(T0 + timedelta(hours=4, minutes=30))
+    assert g.ec2_state(iid) == "running"
+    assert g.alerts_for(iid, "stop-grace") == []
+    # After the snooze, a new grace alert, then the stop
+    g.run_sweep(until + timedelta(minutes=1))
+    assert len(g.alerts_for(iid, "stop-grace")) == 1
+    g.run_sweep(until + timedelta(minutes=17))
+    assert g.ec2_state(iid) in ("stopping", "stopped")
+
+
+def test_a_snooze_tag_beyond_the_cap_is_ignored(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge", tags={
+        c.TAG_SNOOZE_UNTIL: (T0 + timedelta(hours=200)).isoformat()})
+    g.state_change(iid, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=20))
+    assert g.ec2_state(iid) in ("stopping", "stopped")
+
+
+def test_exempt_instances_are_never_stopped(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("p4d.24xlarge", tags={c.TAG_EXEMPT: "true"})
+    g.state_change(iid, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=30))
+    g.run_sweep(T0 + timedelta(hours=30))
+    assert g.ec2_state(iid) == "running"
+    assert g.alerts_for(iid) == []
+
+
+def test_a_dry_run_changes_nothing_and_says_what_it_would_do(
+    guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = guardrails
+    monkeypatch.setenv(c.ENV_STOP_AT_HOURS, "2")  # dry run is the default
+    on_state_change.services.cache_clear()
+    sweep.services.cache_clear()
+    iid = g.launch("g5.xlarge")
+    g.state_change(iid, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=3))
+    g.run_sweep(T0 + timedelta(hours=3, minutes=15))
+    assert g.ec2_state(iid) == "running"
+    [grace] = g.alerts_for(iid, "stop-grace")
+    assert "dry run" in grace.body["message"]
+    [would] = g.alerts_for(iid, "stopped")
+    assert would.body["action"] == "would-stop" and would.body["dry_run"] is True
+    assert "enforcement_dry_run=false" in would.body["message"]
+    assert [a["outcome"] for a in g.audits(iid)] == ["would-stop"]

@@ -118,3 +118,7 @@ class GuardrailsClient:
         result: dict[str, Any] = self.call(
             "GET", f"/instances/{instance_id}/terminations/{execution}")
         return result
+
+    def snooze(self, instance_id: str, **body: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("POST", f"/instances/{instance_id}/snooze", body)
+        return result

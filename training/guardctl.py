@@ -74,6 +74,15 @@ def parser() -> argparse.ArgumentParser:
     terminate.add_argument("--execution", metavar="EXEC",
                            help="follow an earlier terminate request instead of starting one")
     terminate.add_argument("--poll-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
+
+    snooze = commands.add_parser(
+        "snooze", help="postpone a hard-limit stop",
+        description="Postpone the stop that a hard limit (stop_at_accumulated_usd, "
+                    "stop_at_uptime_hours) would make, for N hours from now, at most "
+                    "max_snooze_hours (72 by default). Audited, with your reason.")
+    snooze.add_argument("instance_id", metavar="ID")
+    snooze.add_argument("--hours", type=float, required=True, help="how long, from now")
+    snooze.add_argument("--reason", required=True, help="why; kept in the audit")
     return p
 
 
@@ -96,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show_status(client, args.instance_id, args.json)
         if args.command == "terminate":
             return terminate(client, args)
+        if args.command == "snooze":
+            answer = client.snooze(args.instance_id, hours=args.hours, reason=args.reason)
+            print(f"{args.instance_id}: hard-limit stops postponed until "
+                  f"{answer['snoozed_until']} (audit {answer['audit_id']})")
+            return EXIT_OK
         if args.action == "start":
             answer = client.start_run(
                 args.instance_id, pid=args.pid, command=args.run_command,

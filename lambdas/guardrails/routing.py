@@ -34,6 +34,7 @@ API_ROUTES: Final[dict[str, tuple[str, str]]] = {
     "finish_run": ("POST", "/instances/{instance_id}/runs/{run_id}/finish"),
     "terminate_instance": ("POST", "/instances/{instance_id}/terminate"),
     "get_termination": ("GET", "/instances/{instance_id}/terminations/{execution}"),
+    "snooze_instance": ("POST", "/instances/{instance_id}/snooze"),
 }
 # Routes only the instance itself may call (its role session name is its instance id).
 INSTANCE_ONLY_ROUTES: Final = frozenset(

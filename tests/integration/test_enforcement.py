@@ -151,3 +151,40 @@ def test_a_dry_run_changes_nothing_and_says_what_it_would_do(
     assert would.body["action"] == "would-stop" and would.body["dry_run"] is True
     assert "enforcement_dry_run=false" in would.body["message"]
     assert [a["outcome"] for a in g.audits(iid)] == ["would-stop"]
+
+
+def test_a_snooze_over_the_api_delays_the_stop_and_is_audited(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge")
+    g.state_change(iid, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=1))
+    assert len(g.alerts_for(iid, "stop-grace")) == 1
+    # Within the grace, someone postpones it by 6 hours
+    status, body = g.api("POST", f"/instances/{iid}/snooze",
+                         {"hours": 6, "reason": "final eval running"},
+                         at=T0 + timedelta(hours=2, minutes=5))
+    assert status == 200, body
+    assert body["snoozed_until"] == (T0 + timedelta(hours=8, minutes=5)).isoformat()
+    g.fire_schedules(until=T0 + timedelta(hours=3))
+    g.run_sweep(T0 + timedelta(hours=8))
+    assert g.ec2_state(iid) == "running"
+    [audit] = [a for a in g.audits(iid) if a["outcome"] == "snoozed"]
+    assert audit["reason"] == "final eval running"
+    # When it ends: a new grace alert, then the stop
+    g.run_sweep(T0 + timedelta(hours=8, minutes=10))
+    assert len(g.alerts_for(iid, "stop-grace")) == 2
+    g.run_sweep(T0 + timedelta(hours=8, minutes=26))
+    assert g.ec2_state(iid) in ("stopping", "stopped")
+
+
+def test_a_snooze_beyond_the_cap_is_refused_with_a_clear_error(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge")
+    g.state_change(iid, "running", T0)
+    status, body = g.api("POST", f"/instances/{iid}/snooze",
+                         {"hours": 100, "reason": "long weekend"}, at=T0)
+    assert status == 422, body
+    assert "72 h snooze cap" in body["message"] and "max_snooze_hours" in body["hint"]
+    status, body = g.api("POST", f"/instances/{iid}/snooze", {"hours": 2}, at=T0)
+    assert status == 422 and "reason" in body["message"]
+    assert [a for a in g.audits(iid) if a["outcome"] == "snoozed"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from guardrails.adapters import clients
 from guardrails.handlers import api, on_state_change, sweep
 from guardrails.routing import API_HANDLER, ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER
 from tests.infra.conftest import synth
-from tests.integration.conftest import Guardrails
+from tests.integration.conftest import BUCKET, Guardrails
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SERVICES = ("ec2", "dynamodb", "sns", "scheduler", "pricing", "ssm")
@@ -143,6 +144,48 @@ def test_every_call_a_handler_makes_is_in_its_role(
     assert all(re.fullmatch(r"[a-z0-9]+:[A-Za-z]+", a) for a in everything)
 
 
+class CallTracker:
+    """Which IAM actions each tracked handler's AWS calls need, on whatever thread the
+    handler runs (the workflow's tasks run on moto's execution thread)."""
+
+    # Operations noted by name only: IAM authorizes them through other actions.
+    OPERATIONS_ONLY = frozenset({"s3:HeadObject", "dynamodb:TransactWriteItems"})
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.made: dict[str, set[str]] = defaultdict(set)
+        self.local = threading.local()
+        for service in ("ec2", "dynamodb", "sns", "s3", "stepfunctions", "scheduler"):
+            clients.client(service).meta.events.register(
+                "before-parameter-build",
+                lambda model, params, **_: self.note(
+                    *actions_of_call(model, params),
+                    iam_action(model.service_model.signing_name, model.name)))
+
+    def note(self, *actions: str) -> None:
+        self.made[getattr(self.local, "handler", "")].update(actions)
+
+    def track(self, module: Any, attribute: str, handler: str) -> None:
+        real = getattr(module, attribute)
+
+        def run(event: Any, context: Any) -> Any:
+            self.local.handler = handler
+            return real(event, context)
+        self.monkeypatch.setattr(module, attribute, run)
+
+    def watch(self, agent: Any) -> None:
+        """SSM is the local instance agent: note its operations too."""
+        clients.override("ssm", RecordingAgent(agent, self.note))
+
+    def assert_allowed(self, template: dict[str, Any], handlers: Any) -> set[str]:
+        for handler in handlers:
+            assert self.made[handler], f"the scenario never ran {handler}"
+            needed = {a for a in self.made[handler] if a not in self.OPERATIONS_ONLY}
+            missing = needed - allowed_actions(template, handler)
+            assert not missing, f"{handler} calls what its role does not allow: {sorted(missing)}"
+        return set().union(*self.made.values())
+
+
 class RecordingAgent:
     """The local SSM agent, noting each operation as the IAM action of the calling handler."""
 
@@ -162,7 +205,6 @@ def test_every_call_the_termination_side_makes_is_in_its_role(
     guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import hashlib
-    import threading
 
     from guardrails.handlers import on_guard_event, termination
     from guardrails.routing import GUARD_HANDLER
@@ -170,33 +212,14 @@ def test_every_call_the_termination_side_makes_is_in_its_role(
     from tests.events import protection_change, spot_warning
 
     g = guardrails
-    made: dict[str, set[str]] = defaultdict(set)
-    local = threading.local()  # the workflow's tasks run on moto's execution thread
-
-    def note(*actions: str) -> None:
-        made[getattr(local, "handler", "")].update(actions)
-
-    def tracked(handler: str, real: Any) -> Any:
-        def run(event: Any, context: Any) -> Any:
-            local.handler = handler
-            return real(event, context)
-        return run
-
+    calls = CallTracker(monkeypatch)
     for task, path in TASK_HANDLERS.items():
-        monkeypatch.setattr(termination, task, tracked(path, getattr(termination, task)))
-    monkeypatch.setattr(on_guard_event, "handler", tracked(GUARD_HANDLER, on_guard_event.handler))
-    monkeypatch.setattr(on_state_change, "handler",
-                        tracked(ON_STATE_CHANGE_HANDLER, on_state_change.handler))
-    monkeypatch.setattr(api, "handler", tracked(API_HANDLER, api.handler))
+        calls.track(termination, task, path)
+    calls.track(on_guard_event, "handler", GUARD_HANDLER)
+    calls.track(on_state_change, "handler", ON_STATE_CHANGE_HANDLER)
+    calls.track(api, "handler", API_HANDLER)
     trainer = g.launch("g5.xlarge")
-    agent = g.instance_agent(trainer)
-    clients.override("ssm", RecordingAgent(agent, note))
-    for service in ("ec2", "dynamodb", "sns", "s3", "stepfunctions"):
-        clients.client(service).meta.events.register(
-            "before-parameter-build",
-            lambda model, params, **_: note(*actions_of_call(model, params),
-                                            iam_action(model.service_model.signing_name,
-                                                       model.name)))
+    calls.watch(g.instance_agent(trainer))
 
     # Blocked, then uploaded, verified and terminated; a bypass; a spot warning; a hand edit
     g.state_change(trainer, "running", T0)
@@ -230,16 +253,47 @@ def test_every_call_the_termination_side_makes_is_in_its_role(
           {"status": "finished"}, caller=with_failure)
     assert g.terminate(with_failure, at=T0, upload_checkpoints=True)[0] == 502
 
-    template = synth(tmp_path)[1].to_json()
-    everything = set().union(*made.values())
-    OPERATIONS_ONLY = {"s3:HeadObject", "dynamodb:TransactWriteItems"}  # noted, not IAM
-    for handler in (*TASK_HANDLERS.values(), GUARD_HANDLER, ON_STATE_CHANGE_HANDLER,
-                    API_HANDLER):
-        assert made[handler], f"the scenario never ran {handler}"
-        needed = {a for a in made[handler] if a not in OPERATIONS_ONLY}
-        missing = needed - allowed_actions(template, handler)
-        assert not missing, f"{handler} calls what its role does not allow: {sorted(missing)}"
+    everything = calls.assert_allowed(synth(tmp_path)[1].to_json(), (
+        *TASK_HANDLERS.values(), GUARD_HANDLER, ON_STATE_CHANGE_HANDLER, API_HANDLER))
     for reached in ("ec2:TerminateInstances", "states:StartExecution",
                     "states:DescribeExecution", "s3:HeadObject", "ssm:SendCommand",
                     "ssm:GetCommandInvocation", "dynamodb:Query", "sns:Publish"):
+        assert reached in everything, reached
+
+
+def test_every_call_enforcement_makes_is_in_its_role(
+    guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from guardrails import constants as c
+
+    g = guardrails
+    for name, value in {c.ENV_STOP_AT_HOURS: "2", c.ENV_ENFORCEMENT_DRY_RUN: "false"}.items():
+        monkeypatch.setenv(name, value)
+    on_state_change.services.cache_clear()
+    sweep.services.cache_clear()
+    calls = CallTracker(monkeypatch)
+    calls.track(on_state_change, "handler", ON_STATE_CHANGE_HANDLER)
+    calls.track(sweep, "handler", SWEEP_HANDLER)
+    calls.track(api, "handler", API_HANDLER)
+    idle, busy, stuck = (g.launch("g5.xlarge") for _ in range(3))
+    calls.watch(g.instance_agent(busy, stuck, send_signal=lambda pid, sig: None))
+    for iid in (idle, busy, stuck):
+        g.state_change(iid, "running", T0)
+    body = {"pid": 7, "command": "train", "total_epochs": 2}
+    _, live = g.api("POST", f"/instances/{busy}/runs", body, caller=busy, at=T0)
+    g.api("POST", f"/instances/{stuck}/runs", body, caller=stuck, at=T0)
+    g.api("POST", f"/instances/{idle}/snooze", {"hours": 1, "reason": "perm test"}, at=T0)
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=16))
+    run_id = live["run"]["run_id"]
+    status, _ = g.api("POST", f"/instances/{busy}/runs/{run_id}/checkpoints",
+                      {"path": "/c", "epoch": 1, "bytes": 1, "sha256": "a" * 64,
+                       "s3_uri": f"s3://{BUCKET}/{busy}/{run_id}/c"},
+                      caller=busy, at=T0 + timedelta(hours=2, minutes=20))
+    assert status == 201
+    g.fire_schedules(until=T0 + timedelta(hours=3))
+    g.run_sweep(T0 + timedelta(hours=3))
+    assert g.ec2_state(busy) != "running" and g.ec2_state(stuck) == "running"
+    everything = calls.assert_allowed(synth(tmp_path)[1].to_json(), (
+        ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER, API_HANDLER))
+    for reached in ("ec2:StopInstances", "ssm:SendCommand", "dynamodb:GetItem"):
         assert reached in everything, reached

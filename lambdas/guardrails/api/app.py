@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from guardrails.api import routes_instances, routes_runs, routes_terminate
+from guardrails.api import routes_instances, routes_runs, routes_snooze, routes_terminate
 from guardrails.api.errors import ApiRefusal, answer, registry_answer, validation_answer
 from guardrails.constants import SERVICE_NAME
 from guardrails.domain.runs import RegistryError
@@ -22,6 +22,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(routes_instances.router)
 app.include_router(routes_runs.router)
 app.include_router(routes_terminate.router)
+app.include_router(routes_snooze.router)
 
 
 @app.exception_handler(RequestValidationError)

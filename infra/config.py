@@ -38,6 +38,9 @@ class GuardrailsConfig(BaseModel):
     stop_at_uptime_hours: Decimal | None = Field(default=None, gt=0)
     stop_grace_minutes: int = Field(default=c.DEFAULT_STOP_GRACE_MINUTES, ge=0, le=24 * 60)
     max_snooze_hours: int = Field(default=c.DEFAULT_MAX_SNOOZE_HOURS, ge=1, le=24 * 30)
+    idle_stop_minutes: int | None = Field(default=None, ge=5, le=7 * 24 * 60)
+    idle_cpu_percent: Decimal = Field(default=Decimal(c.DEFAULT_IDLE_CPU_PERCENT), gt=0,
+                                      le=100)
     # On until the "would stop" alerts look right; then set it to false.
     enforcement_dry_run: bool = True
     heartbeat_timeout_minutes: int = Field(default=c.DEFAULT_HEARTBEAT_TIMEOUT_MINUTES, ge=1,
@@ -83,6 +86,9 @@ class GuardrailsConfig(BaseModel):
                if self.stop_at_accumulated_usd is not None else {}),
             **({c.ENV_STOP_AT_HOURS: str(self.stop_at_uptime_hours)}
                if self.stop_at_uptime_hours is not None else {}),
+            **({c.ENV_IDLE_STOP_MINUTES: str(self.idle_stop_minutes)}
+               if self.idle_stop_minutes is not None else {}),
+            c.ENV_IDLE_CPU_PERCENT: str(self.idle_cpu_percent),
         }
 
 

@@ -37,7 +37,9 @@ TABLE_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateIt
                       "dynamodb:DeleteItem"]
 # None of these supports resource-level permissions (Service Authorization Reference).
 UNSCOPED_ACTIONS = ["ec2:DescribeInstances", "ec2:DescribeSpotPriceHistory",
-                    "pricing:GetProducts", LIST_SCHEDULES]
+                    "pricing:GetProducts", LIST_SCHEDULES,
+                    # the idle limit reads CPU and GPU utilization
+                    "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
 
 
 class GuardrailsStack(Stack):

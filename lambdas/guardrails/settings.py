@@ -61,6 +61,10 @@ class Settings(BaseModel):
     max_snooze_hours: int = Field(default=c.DEFAULT_MAX_SNOOZE_HOURS,
                                   alias=c.ENV_MAX_SNOOZE_HOURS, ge=1, le=24 * 30)
     enforcement_dry_run: bool = Field(default=True, alias=c.ENV_ENFORCEMENT_DRY_RUN)
+    idle_stop_minutes: int | None = Field(default=None, alias=c.ENV_IDLE_STOP_MINUTES, ge=5,
+                                          le=7 * 24 * 60)
+    idle_cpu_percent: Decimal = Field(default=Decimal(c.DEFAULT_IDLE_CPU_PERCENT),
+                                      alias=c.ENV_IDLE_CPU_PERCENT, gt=0, le=100)
     checkpoint_wait_minutes: int = Field(default=c.DEFAULT_CHECKPOINT_WAIT_MINUTES,
                                          alias=c.ENV_CHECKPOINT_WAIT_MINUTES, ge=1, le=240)
 
@@ -69,7 +73,9 @@ class Settings(BaseModel):
         return HardLimits(stop_at_usd=self.stop_at_usd, stop_at_hours=self.stop_at_hours,
                           grace=timedelta(minutes=self.stop_grace_minutes),
                           max_snooze=timedelta(hours=self.max_snooze_hours),
-                          dry_run=self.enforcement_dry_run)
+                          dry_run=self.enforcement_dry_run,
+                          idle_minutes=self.idle_stop_minutes,
+                          idle_cpu_percent=self.idle_cpu_percent)
 
     @property
     def trusted_roles(self) -> frozenset[str]:

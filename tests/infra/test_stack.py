@@ -245,3 +245,20 @@ def test_the_api_knows_which_role_may_write(template: Template) -> None:
     role = resources(template, "AWS::IAM::Role")[role_ref["Ref"]]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "ec2.amazonaws.com"}
+
+
+def test_enforcement_is_off_and_dry_run_by_default_and_context_turns_it_on(
+    template: Template, tmp_path: Path,
+) -> None:
+    [sweep_fn] = [f for f in resources(template, "AWS::Lambda::Function").values()
+                  if f["Properties"]["Handler"] == SWEEP_HANDLER]
+    env = sweep_fn["Properties"]["Environment"]["Variables"]
+    assert env[c.ENV_ENFORCEMENT_DRY_RUN] == "true"
+    assert c.ENV_STOP_AT_USD not in env and c.ENV_IDLE_STOP_MINUTES not in env
+    _, enforcing = synth(tmp_path, stop_at_accumulated_usd=500, idle_stop_minutes=60,
+                         enforcement_dry_run=False)
+    [sweep_fn] = [f for f in resources(enforcing, "AWS::Lambda::Function").values()
+                  if f["Properties"]["Handler"] == SWEEP_HANDLER]
+    env = sweep_fn["Properties"]["Environment"]["Variables"]
+    assert env[c.ENV_STOP_AT_USD] == "500" and env[c.ENV_IDLE_STOP_MINUTES] == "60"
+    assert env[c.ENV_ENFORCEMENT_DRY_RUN] == "false"

@@ -188,3 +188,68 @@ def test_a_snooze_beyond_the_cap_is_refused_with_a_clear_error(enforcing: Guardr
     status, body = g.api("POST", f"/instances/{iid}/snooze", {"hours": 2}, at=T0)
     assert status == 422 and "reason" in body["message"]
     assert [a for a in g.audits(iid) if a["outcome"] == "snoozed"] == []
+
+
+def put_utilization(g: Guardrails, iid: str, cpu: float, gpu: float | None,
+                    start: datetime, minutes: int) -> None:
+    """What EC2 and the CloudWatch agent publish, a datapoint a minute."""
+    import boto3
+
+    cloudwatch = boto3.client("cloudwatch", "us-east-1")
+    for minute in range(minutes):
+        at = start + timedelta(minutes=minute)
+        cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=[{
+            "MetricName": "CPUUtilization", "Timestamp": at, "Value": cpu,
+            "Dimensions": [{"Name": "InstanceId", "Value": iid}]}])
+        if gpu is not None:
+            cloudwatch.put_metric_data(Namespace="CWAgent", MetricData=[{
+                "MetricName": "nvidia_smi_utilization_gpu", "Timestamp": at, "Value": gpu,
+                "Dimensions": [{"Name": "InstanceId", "Value": iid},
+                               {"Name": "index", "Value": "0"}]}])
+
+
+def test_an_idle_instance_is_stopped_after_its_grace_alert(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge", tags={c.TAG_IDLE_STOP_MINUTES: "30"})
+    g.state_change(iid, "running", T0)
+    put_utilization(g, iid, cpu=1.0, gpu=0.0, start=T0, minutes=60)
+    g.run_sweep(T0 + timedelta(minutes=20))  # not idle for the whole window yet
+    assert g.alerts_for(iid, "stop-grace") == []
+    g.run_sweep(T0 + timedelta(minutes=35))
+    [grace] = g.alerts_for(iid, "stop-grace")
+    assert "idle for 30 min" in grace.body["message"]
+    g.fire_schedules(until=T0 + timedelta(minutes=51))
+    assert g.ec2_state(iid) in ("stopping", "stopped")
+
+
+def test_a_busy_gpu_keeps_an_instance_with_an_idle_cpu_running(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge", tags={c.TAG_IDLE_STOP_MINUTES: "30"})
+    g.state_change(iid, "running", T0)
+    put_utilization(g, iid, cpu=1.0, gpu=97.0, start=T0, minutes=60)
+    g.run_sweep(T0 + timedelta(minutes=35))
+    g.run_sweep(T0 + timedelta(minutes=55))
+    assert g.alerts_for(iid, "stop-grace") == []
+    assert g.ec2_state(iid) == "running"
+
+
+def test_no_metrics_is_not_idle(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge", tags={c.TAG_IDLE_STOP_MINUTES: "30"})
+    g.state_change(iid, "running", T0)
+    g.run_sweep(T0 + timedelta(minutes=35))
+    g.run_sweep(T0 + timedelta(minutes=55))
+    assert g.ec2_state(iid) == "running"
+    assert g.alerts_for(iid, "stop-grace") == []
+
+
+def test_an_instance_busy_again_in_its_grace_is_not_stopped(enforcing: Guardrails) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge", tags={c.TAG_IDLE_STOP_MINUTES: "30"})
+    g.state_change(iid, "running", T0)
+    put_utilization(g, iid, cpu=1.0, gpu=None, start=T0, minutes=36)
+    put_utilization(g, iid, cpu=88.0, gpu=None, start=T0 + timedelta(minutes=36), minutes=20)
+    g.run_sweep(T0 + timedelta(minutes=35))
+    assert len(g.alerts_for(iid, "stop-grace")) == 1
+    g.fire_schedules(until=T0 + timedelta(minutes=55))
+    assert g.ec2_state(iid) == "running"

@@ -39,8 +39,12 @@ def actions_of_call(model: Any, params: dict[str, Any]) -> set[str]:
     return IAM_ACTIONS_OF.get(action, {action})
 
 
+# SigV4 signing names that differ from the IAM service prefix.
+IAM_PREFIX = {"monitoring": "cloudwatch"}
+
+
 def iam_action(service: str, operation: str) -> str:
-    return f"{service}:{operation}"
+    return f"{IAM_PREFIX.get(service, service)}:{operation}"
 
 
 def allowed_actions(template: dict[str, Any], handler: str) -> set[str]:
@@ -155,7 +159,8 @@ class CallTracker:
         self.monkeypatch = monkeypatch
         self.made: dict[str, set[str]] = defaultdict(set)
         self.local = threading.local()
-        for service in ("ec2", "dynamodb", "sns", "s3", "stepfunctions", "scheduler"):
+        for service in ("ec2", "dynamodb", "sns", "s3", "stepfunctions", "scheduler",
+                        "cloudwatch"):
             clients.client(service).meta.events.register(
                 "before-parameter-build",
                 lambda model, params, **_: self.note(
@@ -275,7 +280,8 @@ def test_every_call_enforcement_makes_is_in_its_role(
     calls.track(on_state_change, "handler", ON_STATE_CHANGE_HANDLER)
     calls.track(sweep, "handler", SWEEP_HANDLER)
     calls.track(api, "handler", API_HANDLER)
-    idle, busy, stuck = (g.launch("g5.xlarge") for _ in range(3))
+    idle, busy, stuck = (g.launch("g5.xlarge", tags={c.TAG_IDLE_STOP_MINUTES: "30"})
+                         for _ in range(3))
     calls.watch(g.instance_agent(busy, stuck, send_signal=lambda pid, sig: None))
     for iid in (idle, busy, stuck):
         g.state_change(iid, "running", T0)
@@ -295,5 +301,6 @@ def test_every_call_enforcement_makes_is_in_its_role(
     assert g.ec2_state(busy) != "running" and g.ec2_state(stuck) == "running"
     everything = calls.assert_allowed(synth(tmp_path)[1].to_json(), (
         ON_STATE_CHANGE_HANDLER, SWEEP_HANDLER, API_HANDLER))
-    for reached in ("ec2:StopInstances", "ssm:SendCommand", "dynamodb:GetItem"):
+    for reached in ("ec2:StopInstances", "ssm:SendCommand", "dynamodb:GetItem",
+                    "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"):
         assert reached in everything, reached

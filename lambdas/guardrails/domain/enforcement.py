@@ -14,8 +14,10 @@ from typing import Final
 
 from guardrails.constants import (
     RULE_STOP_COST,
+    RULE_STOP_IDLE,
     RULE_STOP_UPTIME,
     TAG_EXEMPT,
+    TAG_IDLE_STOP_MINUTES,
     TAG_SNOOZE_UNTIL,
     TAG_STOP_AT_HOURS,
     TAG_STOP_AT_USD,
@@ -37,10 +39,13 @@ class HardLimits:
     dry_run: bool = True
     exempt: bool = False
     snooze_until: datetime | None = None  # from the instance's tag
+    idle_minutes: int | None = None
+    idle_cpu_percent: Decimal = Decimal(5)
 
     @property
     def any(self) -> bool:
-        return self.stop_at_usd is not None or self.stop_at_hours is not None
+        return (self.stop_at_usd is not None or self.stop_at_hours is not None
+                or self.idle_minutes is not None)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,14 @@ def limits_for(defaults: HardLimits, tags: Mapping[str, str],
                                 "number")
             else:
                 chosen[field] = value
+    idle_minutes = defaults.idle_minutes
+    if TAG_IDLE_STOP_MINUTES in tags:
+        minutes = _positive(tags[TAG_IDLE_STOP_MINUTES])
+        if minutes is None or minutes != minutes.to_integral_value():
+            problems.append(f"tag {TAG_IDLE_STOP_MINUTES}={tags[TAG_IDLE_STOP_MINUTES]!r} "
+                            "ignored: it must be a whole number of minutes")
+        else:
+            idle_minutes = int(minutes)
     snooze_until = None
     if TAG_SNOOZE_UNTIL in tags:
         snooze_until, problem = parse_snooze(tags[TAG_SNOOZE_UNTIL], now, defaults.max_snooze)
@@ -80,7 +93,7 @@ def limits_for(defaults: HardLimits, tags: Mapping[str, str],
     exempt = tags.get(TAG_EXEMPT, "").strip().lower() == "true"
     return replace(defaults, stop_at_usd=chosen["stop_at_usd"],
                    stop_at_hours=chosen["stop_at_hours"], exempt=exempt,
-                   snooze_until=snooze_until), problems
+                   snooze_until=snooze_until, idle_minutes=idle_minutes), problems
 
 
 def parse_snooze(text: str, now: datetime, cap: timedelta) -> tuple[datetime | None, str]:
@@ -117,6 +130,19 @@ def crossings(ledger: Ledger, limits: HardLimits, now: datetime) -> list[LimitCr
             seconds = float((limit - value) / per_hour * SECONDS_PER_HOUR)
             found.append(LimitCrossing(rule, limit, now + timedelta(seconds=seconds)))
     return found
+
+
+def idle(cpu_peak: float | None, gpu_peak: float | None, gpu_series: int,
+         threshold: Decimal) -> bool:
+    """Below the threshold for the whole window, on the CPU and on every GPU the agent
+    reports. No data is not idle: a stop needs proof."""
+    if cpu_peak is None or cpu_peak >= threshold:
+        return False
+    return not gpu_series or (gpu_peak is not None and gpu_peak < threshold)
+
+
+def idle_crossing(limits: HardLimits, now: datetime) -> LimitCrossing:
+    return LimitCrossing(RULE_STOP_IDLE, Decimal(limits.idle_minutes or 0), now)
 
 
 def next_step(crossing: LimitCrossing, grace_started: datetime | None,

@@ -10,6 +10,7 @@ from guardrails.constants import (
     RULE_CANNOT_STOP,
     RULE_STOP_COST,
     RULE_STOP_GRACE,
+    RULE_STOP_IDLE,
     RULE_STOPPED,
     SEVERITY_HIGH,
     SEVERITY_WARNING,
@@ -20,6 +21,9 @@ from guardrails.domain.messages import SUBJECT_LIMIT, AlertMessage
 
 
 def why(crossing: LimitCrossing) -> str:
+    if crossing.rule == RULE_STOP_IDLE:
+        return (f"it has been idle for {crossing.limit:g} min (no live run, CPU and GPU below "
+                "the idle threshold)")
     if crossing.rule == RULE_STOP_COST:
         return f"its accumulated cost reached the ${crossing.limit:,.2f} stop limit"
     return f"its uptime reached the {crossing.limit:g} h stop limit"

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guardrails.adapters import ec2
+from guardrails.adapters import ec2, utilization
 from guardrails.adapters.audit import AuditLog
 from guardrails.adapters.notifier import Notifier
 from guardrails.adapters.runs import Collection, RunStore
@@ -67,13 +67,16 @@ def enforce(e: Enforcer, record: InstanceRecord, now: datetime,
     if limits.exempt or not limits.any or interval is None:
         return []
     found = rules.crossings(record.ledger, limits, now)
-    if all(c.at > now for c in found):
-        if schedule_ahead:
-            for crossing in found:
+    if schedule_ahead:
+        for crossing in found:
+            if crossing.at > now:
                 _look_again(e, iid, crossing, STEP_CROSSING, crossing.at)
-        return []
+    if all(c.at > now for c in found) and limits.idle_minutes is None:
+        return []  # nothing due: a steady sweep reads nothing more and writes nothing
     view = e.store.collection(iid)
     snooze = max((t for t in (limits.snooze_until, view.snooze_until) if t), default=None)
+    if limits.idle_minutes is not None:
+        found += _idle(e, record, view, limits, snooze, now)
     done: list[str] = []
     for crossing in found:
         key = rules.grace_key(crossing, interval.start, snooze)
@@ -92,6 +95,25 @@ def enforce(e: Enforcer, record: InstanceRecord, now: datetime,
             kind = STEP_SNOOZE if step.action == rules.SNOOZED else STEP_GRACE
             _look_again(e, iid, crossing, kind, step.next_look)
     return done
+
+
+def _idle(e: Enforcer, record: InstanceRecord, view: Collection, limits: HardLimits,
+          snooze: datetime | None, now: datetime) -> list[LimitCrossing]:
+    """The idle limit as a crossing, when the instance has been idle for the whole window:
+    no live run, and CPU and every reported GPU below the threshold."""
+    iid, interval = record.instance_id, record.ledger.open_interval
+    assert interval is not None and limits.idle_minutes is not None
+    window = timedelta(minutes=limits.idle_minutes)
+    crossing = rules.idle_crossing(limits, now)
+    if view.lock is None and now - interval.start >= window:
+        seen = utilization.peak(iid, now - window, now)
+        if rules.idle(seen.cpu_peak, seen.gpu_peak, seen.gpu_metrics, limits.idle_cpu_percent):
+            return [crossing]
+    # Busy (again): a later idle spell gets a grace alert of its own.
+    key = rules.grace_key(crossing, interval.start, snooze)
+    if e.store.claimed_at(iid, RULE_STOP_GRACE, key) is not None:
+        e.store.unclaim(iid, RULE_STOP_GRACE, key)
+    return []
 
 
 def _stop(e: Enforcer, record: InstanceRecord, view: Collection, crossing: LimitCrossing,

@@ -79,6 +79,7 @@ class GuardrailsStack(Stack):
                                     instance_role_name=self.instance_role.role.role_name,
                                     state_machine=self.termination)
         self._grant_registry(self.registry.guarded)
+        self.alerts.grant_publish(self.registry.guarded.role)  # run-budget alerts
         # The sweep also releases stale runs: the registry's writes, plus the SSM live check.
         self._grant_registry(self.sweep.guarded)
         grant_ssm_commands(self.sweep.guarded)

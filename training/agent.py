@@ -73,7 +73,7 @@ class GuardedRun:
                  save: Callable[[], tuple[Path, int] | None] | None = None,
                  client: GuardrailsClient | None = None, s3: Any = None,
                  say: Callable[[str], None] | None = None,
-                 queue_poll_seconds: float = 15.0) -> None:
+                 queue_poll_seconds: float = 15.0, budget_usd: float | None = None) -> None:
         self.total_epochs = total_epochs
         self.command = command or " ".join(sys.argv) or "python"
         self.checkpoint_interval = checkpoint_interval
@@ -84,6 +84,7 @@ class GuardedRun:
         self.no_guard = no_guard
         self.heartbeat_seconds = heartbeat_seconds
         self.queue_poll_seconds = queue_poll_seconds
+        self.budget_usd = budget_usd
         self.save = save
         self.client = client or (GuardrailsClient(self.endpoint) if self.endpoint else None)
         self._s3 = s3
@@ -113,7 +114,8 @@ class GuardedRun:
             started = self.client.start_run(
                 self.instance_id, pid=os.getpid(), command=self.command[:4096],
                 total_epochs=self.total_epochs,
-                checkpoint_interval=self.checkpoint_interval, queue=self.queue)
+                checkpoint_interval=self.checkpoint_interval, queue=self.queue,
+                **({"budget_usd": self.budget_usd} if self.budget_usd else {}))
         except ApiUnreachable as error:
             if not self.no_guard:
                 raise GuardrailsRefused(

@@ -49,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     start.add_argument("--checkpoint-interval", type=int, default=1,
                        help="epochs between checkpoints (default 1: every epoch)")
     start.add_argument("--queue", action="store_true", help="queue behind a live run")
+    start.add_argument("--budget-usd", type=float,
+                       help="alert once if the run is forecast to cost more than this")
     finish = run_commands.add_parser("finish", help="end a run; the next queued run starts")
     finish.add_argument("instance_id", metavar="ID")
     finish.add_argument("run_id", metavar="RUN")
@@ -114,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             answer = client.start_run(
                 args.instance_id, pid=args.pid, command=args.run_command,
                 total_epochs=args.epochs, checkpoint_interval=args.checkpoint_interval,
-                queue=args.queue)
+                queue=args.queue,
+                **({"budget_usd": args.budget_usd} if args.budget_usd is not None else {}))
             run = answer["run"]
             print(f"{'queued' if answer['queued'] else 'started'} run {run['run_id']}")
             return EXIT_OK
@@ -251,6 +254,11 @@ def render_detail(detail: dict[str, Any]) -> str:
     for run in detail.get("runs") or []:
         out.append(f"  {run['run_id']}  {run['status']:<8}  pid {run['pid']:<7}  "
                    f"{bar(run['progress'])}  {run['command']}")
+        out.append(f"      spent {money(run.get('spent_usd'))}, forecast "
+                   f"{money(run.get('forecast_usd'))}, budget "
+                   + (money(run['budget_usd']) if run.get("budget_usd") else "none")
+                   + ("  OVER BUDGET" if run.get("budget_usd") and run.get("forecast_usd")
+                      and run["forecast_usd"] > run["budget_usd"] else ""))
     out.append("checkpoints:")
     for ckpt in detail.get("checkpoints") or []:
         where = ckpt["s3_uri"] or "NOT IN S3"

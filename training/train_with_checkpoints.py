@@ -142,6 +142,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", help="guardrails API (default: $GUARDRAILS_API)")
     p.add_argument("--bucket", default=os.environ.get("GUARDRAILS_BUCKET"),
                    help="upload checkpoints to this S3 bucket (default: $GUARDRAILS_BUCKET)")
+    p.add_argument("--budget-usd", type=float, metavar="USD",
+                   help="alert once if the run is forecast to cost more than this")
     p.add_argument("--queue", action="store_true",
                    help="if a run is live on this instance, wait for it instead of failing")
     p.add_argument("--no-guard", action="store_true",
@@ -191,7 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with GuardedRun(total_epochs=args.epochs, checkpoint_interval=args.checkpoint_interval,
                         endpoint=args.endpoint, bucket=args.bucket, queue=args.queue,
-                        no_guard=args.no_guard, save=save_now) as run:
+                        no_guard=args.no_guard, save=save_now,
+                        budget_usd=args.budget_usd) as run:
             for epoch in range(start + 1, args.epochs + 1):
                 loss = train_epoch(params, x, y, rng)
                 state["epoch"] = epoch

@@ -112,3 +112,4 @@ ENV_IDLE_CPU_PERCENT: Final = "IDLE_CPU_PERCENT"
 TAG_IDLE_STOP_MINUTES: Final = "guardrails:idle-stop-minutes"
 DEFAULT_IDLE_CPU_PERCENT: Final = 5
 RULE_STOP_IDLE: Final = "stop-idle"
+RULE_RUN_BUDGET: Final = "run-budget"

@@ -439,3 +439,20 @@ def test_a_spot_warning_makes_the_running_trainer_checkpoint_and_carry_on(
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
+
+
+def test_guardctl_shows_a_runs_budget_and_snoozes_with_a_reason(
+    guardrails: Guardrails, trainer: str, gateway: Gateway
+) -> None:
+    started = guardctl(gateway, "runs", "start", trainer, "--epochs", "4", "--pid", "4242",
+                       "--budget-usd", "12.5")
+    assert started.returncode == 0, started.stderr
+    detail = guardctl(gateway, "status", trainer)
+    assert "budget $12.50" in detail.stdout and "spent $" in detail.stdout
+    snoozed = guardctl(gateway, "snooze", trainer, "--hours", "3", "--reason", "eval")
+    assert snoozed.returncode == 0, snoozed.stderr
+    assert "postponed until" in snoozed.stdout
+    too_long = guardctl(gateway, "snooze", trainer, "--hours", "100", "--reason", "holiday")
+    assert too_long.returncode == 2 and "snooze cap" in too_long.stderr
+    no_reason = guardctl(gateway, "snooze", trainer, "--hours", "3")
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr

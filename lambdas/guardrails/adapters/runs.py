@@ -122,6 +122,17 @@ class RunStore(TableClient):
                 _add(by_id.setdefault(iid, Collection(iid)), item)
         yield from by_id.values()
 
+    def run_and_record(self, instance_id: str, run_id: str
+                       ) -> tuple[Run | None, InstanceRecord | None]:
+        """The RUN and the META of an instance, by key (cheaper than the whole collection)."""
+        answer = self._ddb.batch_get_item(RequestItems={self.name: {
+            "Keys": [run_key(instance_id, run_id), instance_key(instance_id)],
+            "ConsistentRead": True}})
+        found = Collection(instance_id)
+        for raw in answer.get("Responses", {}).get(self.name, []):
+            _add(found, _plain(raw))
+        return found.run(run_id), found.record
+
     def runs_by_id(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Run]:
         found: dict[tuple[str, str], Run] = {}
         for start in range(0, len(keys), 100):
@@ -421,6 +432,8 @@ def _run_item(run: Run) -> dict[str, Any]:
     }
     if run.started_at:
         item["started_at"] = {"S": run.started_at.isoformat()}
+    if run.budget_usd is not None:
+        item["budget_usd"] = {"N": str(run.budget_usd)}
     return item
 
 
@@ -446,6 +459,7 @@ def _run(item: Mapping[str, Any]) -> Run:
         epoch=int(item.get("epoch") or 0), step=int(item.get("step") or 0),
         metrics={k: float(v) for k, v in (item.get("metrics") or {}).items()},
         ended_at=when("ended_at"),
+        budget_usd=Decimal(str(item["budget_usd"])) if item.get("budget_usd") else None,
     )
 
 

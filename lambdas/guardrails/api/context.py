@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from guardrails.adapters.notifier import Notifier
 from guardrails.adapters.runs import RunStore
 from guardrails.settings import Settings
 
@@ -20,3 +21,8 @@ def store() -> RunStore:
 @cache
 def _store(table_name: str) -> RunStore:
     return RunStore(table_name)
+
+
+@cache
+def notifier() -> Notifier:
+    return Notifier(settings().alerts_topic_arn)

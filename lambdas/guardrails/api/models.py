@@ -27,6 +27,9 @@ class StartRunBody(Strict):
                                      description="epochs between checkpoints (1: every epoch)")
     queue: bool = Field(default=False,
                         description="if a run is live, queue this one instead of refusing it")
+    budget_usd: float | None = Field(
+        default=None, gt=0, le=10_000_000, allow_inf_nan=False,
+        description="alert once if the run is forecast to cost more than this to finish")
 
 
 class HeartbeatBody(Strict):
@@ -69,6 +72,10 @@ class RunOut(BaseModel):
     ended_at: datetime | None
     progress: ProgressOut
     metrics: dict[str, float]
+    budget_usd: float | None = None
+    spent_usd: float | None = Field(default=None, description="instance cost since the start")
+    forecast_usd: float | None = Field(
+        default=None, description="spent, plus the remaining epochs at the run's pace")
 
 
 class CheckpointOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
@@ -23,7 +24,7 @@ from guardrails.api.views import run_out
 from guardrails.domain.runs import QUEUED, Checkpoint
 from guardrails.events import INSTANCE_ID_PATTERN
 from guardrails.routing import resolver_path
-from guardrails.services import registry
+from guardrails.services import budgets, registry
 
 router = APIGatewayRouter()
 InstancePath = Annotated[str, Path(pattern=INSTANCE_ID_PATTERN)]
@@ -43,7 +44,8 @@ def start_run(instance_id: InstancePath, body: StartRunBody) -> tuple[StartRunOu
     store = context.store()
     run = registry.start_run(store, instance_id, registry.RunRequest(
         pid=body.pid, command=body.command, total_epochs=body.total_epochs,
-        checkpoint_interval=body.checkpoint_interval, queue=body.queue), clock.now())
+        checkpoint_interval=body.checkpoint_interval, queue=body.queue,
+        budget_usd=Decimal(str(body.budget_usd)) if body.budget_usd else None), clock.now())
     return StartRunOut(run=run_out(run), queued=run.status == QUEUED,
                        protected=store.collection(instance_id).protected), 201
 
@@ -51,8 +53,10 @@ def start_run(instance_id: InstancePath, body: StartRunBody) -> tuple[StartRunOu
 @router.post(resolver_path("heartbeat"), summary="Report progress of a live run")
 def heartbeat(instance_id: InstancePath, run_id: RunPath, body: HeartbeatBody) -> AckOut:
     _caller_is(instance_id)
+    now = clock.now()
     registry.heartbeat(context.store(), instance_id, run_id, body.epoch, body.step,
-                       body.metrics, clock.now())
+                       body.metrics, now)
+    budgets.check(context.store(), context.notifier(), instance_id, run_id, now)
     return AckOut()
 
 

@@ -4,10 +4,12 @@ be done safely."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from guardrails.constants import (
     RULE_CANNOT_STOP,
+    RULE_RUN_BUDGET,
     RULE_STOP_COST,
     RULE_STOP_GRACE,
     RULE_STOP_IDLE,
@@ -16,8 +18,10 @@ from guardrails.constants import (
     SEVERITY_WARNING,
     TAG_SNOOZE_UNTIL,
 )
+from guardrails.domain.budget import Forecast
 from guardrails.domain.enforcement import LimitCrossing
-from guardrails.domain.messages import SUBJECT_LIMIT, AlertMessage
+from guardrails.domain.messages import SUBJECT_LIMIT, AlertMessage, usd
+from guardrails.domain.runs import Run, progress
 
 
 def why(crossing: LimitCrossing) -> str:
@@ -81,3 +85,23 @@ def render_cannot_stop(instance_id: str, crossing: LimitCrossing, run_id: str,
     return _message(instance_id, RULE_CANNOT_STOP, SEVERITY_HIGH,
                     f"cannot stop {instance_id} safely: action needed", text, at, crossing,
                     run_id=run_id)
+
+
+def render_budget(run: Run, projected: Forecast, rate: Decimal | None,
+                  at: datetime) -> AlertMessage:
+    iid = run.instance_id
+    pace = progress(run).seconds_per_epoch or 0.0
+    text = (f"Run {run.run_id} on {iid} is forecast to cost {usd(projected.forecast_usd)} to "
+            f"finish, over its {usd(run.budget_usd)} budget: {usd(projected.spent_usd)} spent "
+            f"so far, {run.epoch} of {run.total_epochs} epochs at {pace:,.0f} s per epoch, "
+            f"at {usd(rate)}/h. There is still time to act: stop it, shorten it, or move it "
+            "to a cheaper instance.")
+    body = {"instance_id": iid, "rule": RULE_RUN_BUDGET, "severity": SEVERITY_WARNING,
+            "time": at.isoformat(), "run_id": run.run_id, "message": text,
+            "budget_usd": float(run.budget_usd or 0),
+            "spent_usd": None if projected.spent_usd is None else float(projected.spent_usd),
+            "forecast_usd": float(projected.forecast_usd or 0)}
+    return AlertMessage(f"[guardrails warning] run {run.run_id} will overrun its budget"
+                        [:SUBJECT_LIMIT], body,
+                        {"rule": RULE_RUN_BUDGET, "severity": SEVERITY_WARNING,
+                         "instance_id": iid})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import Final
@@ -33,6 +34,7 @@ class Run:
     step: int = 0
     metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     ended_at: datetime | None = None
+    budget_usd: Decimal | None = None
 
 
 @dataclass(frozen=True)

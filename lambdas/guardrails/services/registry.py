@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
@@ -38,6 +39,7 @@ class RunRequest:
     total_epochs: int
     checkpoint_interval: int = 1
     queue: bool = False
+    budget_usd: Decimal | None = None
 
 
 def start_run(store: RunStore, instance_id: str, request: RunRequest, now: datetime) -> Run:
@@ -45,7 +47,8 @@ def start_run(store: RunStore, instance_id: str, request: RunRequest, now: datet
     run = Run(instance_id=instance_id, run_id=new_run_id(now, secrets.token_hex(3)),
               pid=request.pid, command=request.command, status=RUNNING, created_at=now,
               total_epochs=request.total_epochs,
-              checkpoint_interval=request.checkpoint_interval, started_at=now)
+              checkpoint_interval=request.checkpoint_interval, started_at=now,
+              budget_usd=request.budget_usd)
     try:
         store.start(run)
     except LockHeld:

@@ -41,6 +41,8 @@ class GuardrailsConfig(BaseModel):
     idle_stop_minutes: int | None = Field(default=None, ge=5, le=7 * 24 * 60)
     idle_cpu_percent: Decimal = Field(default=Decimal(c.DEFAULT_IDLE_CPU_PERCENT), gt=0,
                                       le=100)
+    checkpoint_wait_minutes: int = Field(default=c.DEFAULT_CHECKPOINT_WAIT_MINUTES, ge=1,
+                                         le=240)
     # On until the "would stop" alerts look right; then set it to false.
     enforcement_dry_run: bool = True
     heartbeat_timeout_minutes: int = Field(default=c.DEFAULT_HEARTBEAT_TIMEOUT_MINUTES, ge=1,
@@ -89,6 +91,7 @@ class GuardrailsConfig(BaseModel):
             **({c.ENV_IDLE_STOP_MINUTES: str(self.idle_stop_minutes)}
                if self.idle_stop_minutes is not None else {}),
             c.ENV_IDLE_CPU_PERCENT: str(self.idle_cpu_percent),
+            c.ENV_CHECKPOINT_WAIT_MINUTES: str(self.checkpoint_wait_minutes),
         }
 
 

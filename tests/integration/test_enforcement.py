@@ -253,3 +253,20 @@ def test_an_instance_busy_again_in_its_grace_is_not_stopped(enforcing: Guardrail
     assert len(g.alerts_for(iid, "stop-grace")) == 1
     g.fire_schedules(until=T0 + timedelta(minutes=55))
     assert g.ec2_state(iid) == "running"
+
+
+def test_a_tag_sets_a_limit_where_the_stack_has_none(
+    guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = guardrails
+    monkeypatch.setenv(c.ENV_ENFORCEMENT_DRY_RUN, "false")
+    on_state_change.services.cache_clear()
+    sweep.services.cache_clear()
+    limited = g.launch("p4d.24xlarge", tags={c.TAG_STOP_AT_USD: "20"})
+    free = g.launch("p4d.24xlarge", tags={c.TAG_STOP_AT_USD: "lots"})  # ignored: no limit
+    for iid in (limited, free):
+        g.state_change(iid, "running", T0)
+    g.fire_schedules(until=cost_crossing() + timedelta(minutes=17))
+    g.run_sweep(cost_crossing() + timedelta(minutes=30))
+    assert g.ec2_state(limited) in ("stopping", "stopped")
+    assert g.ec2_state(free) == "running"

@@ -84,10 +84,12 @@ class GuardrailsStack(Stack):
         self._grant_registry(self.sweep.guarded)
         grant_ssm_commands(self.sweep.guarded)
         # ...and carries out the hard limits: stop, after a checkpoint asked for over SSM.
-        grant_instance_changes(
-            self.sweep.guarded, ["ec2:StopInstances"],
-            reason="A hard limit (opt-in) stops the instance that crossed it; instance ids are "
-                   "only known at run time. The sweep never terminates.")
+        for fn in (self.sweep.guarded, self.state_changes.guarded):
+            grant_instance_changes(
+                fn, ["ec2:StopInstances"],
+                reason="A hard limit (opt-in) stops the instance that crossed it; instance "
+                       "ids are only known at run time. Neither function terminates.")
+        grant_ssm_commands(self.state_changes.guarded)
         # These roles lift protection as designed; the guard alerts on anyone else.
         self.guards = Guards(
             self, "Guards", options=options, table=self.table, alerts=self.alerts,

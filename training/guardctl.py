@@ -80,7 +80,8 @@ def parser() -> argparse.ArgumentParser:
     snooze = commands.add_parser(
         "snooze", help="postpone a hard-limit stop",
         description="Postpone the stop that a hard limit (stop_at_accumulated_usd, "
-                    "stop_at_uptime_hours) would make, for N hours from now, at most "
+                    "stop_at_uptime_hours, idle_stop_minutes) would make, for N hours from "
+                    "now, at most "
                     "max_snooze_hours (72 by default). Audited, with your reason.")
     snooze.add_argument("instance_id", metavar="ID")
     snooze.add_argument("--hours", type=float, required=True, help="how long, from now")

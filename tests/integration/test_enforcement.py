@@ -4,7 +4,7 @@ run's work (issue 5)."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -270,3 +270,93 @@ def test_a_tag_sets_a_limit_where_the_stack_has_none(
     g.run_sweep(cost_crossing() + timedelta(minutes=30))
     assert g.ec2_state(limited) in ("stopping", "stopped")
     assert g.ec2_state(free) == "running"
+
+
+def writes_during(g: Guardrails, action: Callable[[], object]) -> list[str]:
+    """The write calls the product makes while `action` runs."""
+    from guardrails.adapters import clients
+
+    seen: list[str] = []
+    writes = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "Publish",
+              "CreateSchedule", "UpdateSchedule", "DeleteSchedule", "StopInstances"}
+
+    def note(model: object, **_: object) -> None:
+        name = getattr(model, "name", "")
+        if name in writes:
+            seen.append(name)
+
+    for service in ("dynamodb", "sns", "scheduler", "ec2"):
+        clients.client(service).meta.events.register("before-parameter-build", note)
+    try:
+        action()
+    finally:
+        for service in ("dynamodb", "sns", "scheduler", "ec2"):
+            clients.client(service).meta.events.unregister("before-parameter-build", note)
+    return seen
+
+
+def test_a_dry_run_over_its_limit_is_steady_after_it_has_said_so(
+    guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = guardrails
+    monkeypatch.setenv(c.ENV_STOP_AT_HOURS, "2")
+    on_state_change.services.cache_clear()
+    sweep.services.cache_clear()
+    iid = g.launch("g5.xlarge", tags={c.TAG_MAX_UPTIME_HOURS: "1000"})
+    g.state_change(iid, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=20))
+    assert len(g.alerts_for(iid, "stopped")) == 1
+    assert writes_during(g, lambda: g.run_sweep(T0 + timedelta(hours=2, minutes=30))) == []
+    assert writes_during(g, lambda: g.run_sweep(T0 + timedelta(hours=2, minutes=45))) == []
+
+
+def test_turning_dry_run_off_announces_the_stop_again_before_making_it(
+    guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    g = guardrails
+    monkeypatch.setenv(c.ENV_STOP_AT_HOURS, "2")
+    on_state_change.services.cache_clear()
+    sweep.services.cache_clear()
+    iid = g.launch("g5.xlarge")
+    g.state_change(iid, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=20))  # dry: would stop
+    monkeypatch.setenv(c.ENV_ENFORCEMENT_DRY_RUN, "false")
+    sweep.services.cache_clear()
+    g.run_sweep(T0 + timedelta(hours=3))
+    assert g.ec2_state(iid) == "running"
+    graces = g.alerts_for(iid, "stop-grace")
+    assert [a.body["dry_run"] for a in graces] == [True, False]
+    g.fire_schedules(until=T0 + timedelta(hours=3, minutes=16))
+    assert g.ec2_state(iid) in ("stopping", "stopped")
+
+
+def test_a_stop_ec2_refuses_is_reported_not_crashed(
+    enforcing: Guardrails, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from guardrails.adapters import ec2
+
+    g = enforcing
+
+    def refused(instance_id: str) -> None:
+        raise ClientError({"Error": {"Code": "UnsupportedOperation",
+                                     "Message": "one-time spot instances cannot be stopped"}},
+                          "StopInstances")
+
+    monkeypatch.setattr(ec2, "stop", refused)
+    iid = g.launch("g5.xlarge")
+    g.state_change(iid, "running", T0)
+    g.fire_schedules(until=T0 + timedelta(hours=2, minutes=20))
+    [alert] = g.alerts_for(iid, "cannot-stop")
+    assert "EC2 refused the stop" in alert.body["message"]
+    assert [a["outcome"] for a in g.audits(iid)] == ["not-stopped"]
+
+
+@pytest.mark.parametrize("value", ["100000000000", "1e999", "-3", "NaN"])
+def test_an_absurd_limit_tag_is_ignored_not_a_crash(enforcing: Guardrails, value: str) -> None:
+    g = enforcing
+    iid = g.launch("g5.xlarge", tags={c.TAG_STOP_AT_HOURS: value, c.TAG_STOP_AT_USD: value})
+    g.state_change(iid, "running", T0)
+    g.run_sweep(T0 + timedelta(hours=1))
+    assert g.ec2_state(iid) == "running"

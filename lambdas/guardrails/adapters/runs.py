@@ -56,6 +56,7 @@ class StopPending:
 
     rule: str
     requested_at: datetime
+    key: str = ""  # the grace key of the stop it belongs to
 
 
 @dataclass
@@ -331,10 +332,22 @@ class RunStore(TableClient):
             PK: _pk(instance_id), SK: {"S": SNOOZE_SK}, "until": {"S": until.isoformat()},
             "by": {"S": by}, "reason": {"S": reason}, "at": {"S": at.isoformat()}})
 
-    def set_stop_pending(self, instance_id: str, rule: str, at: datetime) -> bool:
-        """Note that a stop waits for a checkpoint; False if one already does."""
-        return self._put_if_absent({PK: _pk(instance_id), SK: {"S": STOP_PENDING_SK},
-                                    "rule": {"S": rule}, "requested_at": {"S": at.isoformat()}})
+    def set_stop_pending(self, instance_id: str, rule: str, key: str, at: datetime) -> bool:
+        """Note that this stop (its grace key) waits for a checkpoint. False if it already
+        does; a pending note of another stop (an earlier start, snooze or mode) is replaced."""
+        try:
+            self._ddb.put_item(
+                TableName=self.name,
+                Item={PK: _pk(instance_id), SK: {"S": STOP_PENDING_SK}, "rule": {"S": rule},
+                      "key": {"S": key}, "requested_at": {"S": at.isoformat()}},
+                ConditionExpression="attribute_not_exists(#pk) OR #key <> :key",
+                ExpressionAttributeNames={"#pk": PK, "#key": "key"},
+                ExpressionAttributeValues={":key": {"S": key}})
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise
+        return True
 
     def clear_stop_pending(self, instance_id: str) -> None:
         self._ddb.delete_item(TableName=self.name,
@@ -381,7 +394,8 @@ def _add(found: Collection, item: Mapping[str, Any]) -> None:
         found.snooze_until = datetime.fromisoformat(str(item["until"]))
     elif sk == STOP_PENDING_SK:
         found.stop_pending = StopPending(str(item["rule"]),
-                                         datetime.fromisoformat(str(item["requested_at"])))
+                                         datetime.fromisoformat(str(item["requested_at"])),
+                                         str(item.get("key", "")))
 
 
 def _status_change(table: str, instance_id: str, run_id: str, was: str, becomes: str,

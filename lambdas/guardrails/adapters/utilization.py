@@ -11,7 +11,8 @@ from guardrails.adapters.clients import client
 
 GPU_NAMESPACE = "CWAgent"
 GPU_METRIC = "nvidia_smi_utilization_gpu"
-PERIOD_SECONDS = 60
+# Basic monitoring publishes EC2 metrics every 5 minutes.
+PERIOD_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -19,26 +20,30 @@ class Utilization:
     cpu_peak: float | None  # None: no data in the window
     gpu_peak: float | None  # None: the agent publishes no GPU metric for this instance
     gpu_metrics: int = 0
+    covered: bool = False  # every series has a datapoint in (nearly) every period
 
 
 def peak(instance_id: str, start: datetime, end: datetime) -> Utilization:
     cloudwatch: Any = client("cloudwatch")
-    cpu = _max(cloudwatch, "AWS/EC2", "CPUUtilization",
-               [{"Name": "InstanceId", "Value": instance_id}], start, end)
+    # The latest period may not be published yet; every other one must be there.
+    wanted = max(1, int((end - start).total_seconds() // PERIOD_SECONDS) - 1)
+    cpu = _points(cloudwatch, "AWS/EC2", "CPUUtilization",
+                  [{"Name": "InstanceId", "Value": instance_id}], start, end)
     # The agent adds dimensions (GPU index, name...) beside InstanceId: find every series.
     listed = cloudwatch.list_metrics(Namespace=GPU_NAMESPACE, MetricName=GPU_METRIC,
                                      Dimensions=[{"Name": "InstanceId", "Value": instance_id}])
-    series = listed.get("Metrics", [])
-    gpu_values = [v for m in series
-                  if (v := _max(cloudwatch, GPU_NAMESPACE, GPU_METRIC, m["Dimensions"], start,
-                                end)) is not None]
-    return Utilization(cpu, max(gpu_values) if gpu_values else None, len(series))
+    series = [_points(cloudwatch, GPU_NAMESPACE, GPU_METRIC, m["Dimensions"], start, end)
+              for m in listed.get("Metrics", [])]
+    gpu = [v for points in series for v in points]
+    covered = len(cpu) >= wanted and all(len(points) >= wanted for points in series)
+    return Utilization(max(cpu) if cpu else None, max(gpu) if gpu else None, len(series),
+                       covered)
 
 
-def _max(cloudwatch: Any, namespace: str, metric: str, dimensions: list[dict[str, str]],
-         start: datetime, end: datetime) -> float | None:
+def _points(cloudwatch: Any, namespace: str, metric: str, dimensions: list[dict[str, str]],
+            start: datetime, end: datetime) -> list[float]:
+    """The highest value of each period that has data."""
     answer = cloudwatch.get_metric_statistics(
         Namespace=namespace, MetricName=metric, Dimensions=dimensions, StartTime=start,
         EndTime=end, Period=PERIOD_SECONDS, Statistics=["Maximum"])
-    points = [float(p["Maximum"]) for p in answer.get("Datapoints", [])]
-    return max(points) if points else None
+    return [float(p["Maximum"]) for p in answer.get("Datapoints", [])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
@@ -21,12 +22,14 @@ from guardrails.api.models import (
     StartRunOut,
 )
 from guardrails.api.views import run_out
+from guardrails.constants import SERVICE_NAME
 from guardrails.domain.runs import QUEUED, Checkpoint
 from guardrails.events import INSTANCE_ID_PATTERN
 from guardrails.routing import resolver_path
 from guardrails.services import budgets, registry
 
 router = APIGatewayRouter()
+logger = Logger(service=SERVICE_NAME, child=True)
 InstancePath = Annotated[str, Path(pattern=INSTANCE_ID_PATTERN)]
 RunPath = Annotated[str, Path(pattern=r"^[0-9T]{21}-[0-9a-f]{6}$")]
 
@@ -56,7 +59,10 @@ def heartbeat(instance_id: InstancePath, run_id: RunPath, body: HeartbeatBody) -
     now = clock.now()
     registry.heartbeat(context.store(), instance_id, run_id, body.epoch, body.step,
                        body.metrics, now)
-    budgets.check(context.store(), context.notifier(), instance_id, run_id, now)
+    try:
+        budgets.check(context.store(), context.notifier(), instance_id, run_id, now)
+    except Exception:  # the heartbeat is recorded; the next one tries the alert again
+        logger.exception("run budget check failed", instance_id=instance_id, run_id=run_id)
     return AckOut()
 
 

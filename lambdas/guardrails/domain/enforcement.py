@@ -22,6 +22,7 @@ from guardrails.constants import (
     TAG_STOP_AT_HOURS,
     TAG_STOP_AT_USD,
 )
+from guardrails.domain.alerts import HORIZON_SECONDS
 from guardrails.domain.ledger import SECONDS_PER_HOUR, Ledger
 
 WAIT: Final = "wait"  # the limit is not reached yet, or the grace has not run out
@@ -127,16 +128,19 @@ def crossings(ledger: Ledger, limits: HardLimits, now: datetime) -> list[LimitCr
         if value >= limit:
             found.append(LimitCrossing(rule, limit, now))
         elif per_hour:
-            seconds = float((limit - value) / per_hour * SECONDS_PER_HOUR)
-            found.append(LimitCrossing(rule, limit, now + timedelta(seconds=seconds)))
+            seconds = (limit - value) / per_hour * SECONDS_PER_HOUR
+            if seconds <= HORIZON_SECONDS:  # further away: the sweep sees it in time
+                found.append(LimitCrossing(rule, limit,
+                                           now + timedelta(seconds=float(seconds))))
     return found
 
 
 def idle(cpu_peak: float | None, gpu_peak: float | None, gpu_series: int,
-         threshold: Decimal) -> bool:
+         threshold: Decimal, covered: bool = True) -> bool:
     """Below the threshold for the whole window, on the CPU and on every GPU the agent
-    reports. No data is not idle: a stop needs proof."""
-    if cpu_peak is None or cpu_peak >= threshold:
+    reports. Missing data is not idle (`covered`: every series has data all through the
+    window): a stop needs proof."""
+    if not covered or cpu_peak is None or cpu_peak >= threshold:
         return False
     return not gpu_series or (gpu_peak is not None and gpu_peak < threshold)
 
@@ -160,11 +164,20 @@ def next_step(crossing: LimitCrossing, grace_started: datetime | None,
 
 
 def grace_key(crossing: LimitCrossing, running_since: datetime,
-              snooze_until: datetime | None) -> str:
-    """One grace alert per limit, per start of the instance, per snooze that ended: a stop
-    always comes `grace` after an alert that announced it."""
-    snoozed = snooze_until.strftime("%Y%m%dT%H%M%S") if snooze_until else "-"
-    return f"{crossing.rule}#{running_since:%Y%m%dT%H%M%S}#{snoozed}"
+              snooze_until: datetime | None, dry_run: bool) -> str:
+    """One grace alert per limit, per start of the instance, per snooze that ended, per mode:
+    a stop always comes `grace` after an alert that announced it, and an alert of the dry
+    run never stands for a real stop."""
+    snoozed = _stamp(snooze_until) if snooze_until else "-"
+    mode = "dry" if dry_run else "live"
+    return f"{crossing.rule}#{mode}#{_stamp(running_since)}#{snoozed}"
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+
+
+MAX_LIMIT = Decimal(10) ** 9  # more is a typo, not a limit
 
 
 def _positive(text: str) -> Decimal | None:
@@ -172,7 +185,7 @@ def _positive(text: str) -> Decimal | None:
         value = Decimal(text.strip())
     except InvalidOperation:
         return None
-    return value if value.is_finite() and value > 0 else None
+    return value if value.is_finite() and 0 < value <= MAX_LIMIT else None
 
 
 def _hours(span: timedelta) -> str:

@@ -75,12 +75,17 @@ def render_action(instance_id: str, crossing: LimitCrossing, action: str, detail
                     action=action, dry_run=dry_run)
 
 
-def render_cannot_stop(instance_id: str, crossing: LimitCrossing, run_id: str,
-                       waited_minutes: int, at: datetime) -> AlertMessage:
-    text = (f"Cannot stop {instance_id} safely, action needed: {why(crossing)}, but run "
-            f"{run_id} did not record a checkpoint in S3 within {waited_minutes} min of being "
-            "asked. It keeps running (and costing). Check the run; stop it yourself once its "
-            f"work is saved (aws ec2 stop-instances --instance-ids {instance_id}). "
+def render_cannot_stop(instance_id: str, crossing: LimitCrossing, run_id: str | None,
+                       waited_minutes: int, at: datetime, problem: str = "") -> AlertMessage:
+    if run_id is not None:
+        cause = (f"run {run_id} did not record a checkpoint in S3 within {waited_minutes} min "
+                 "of being asked. It keeps running (and costing); the guardrails stop it as "
+                 "soon as the run records one. Check the run, or stop it yourself once its "
+                 f"work is saved (aws ec2 stop-instances --instance-ids {instance_id})")
+    else:
+        cause = (f"{problem}. It keeps running (and costing): stop it yourself (aws ec2 "
+                 f"stop-instances --instance-ids {instance_id})")
+    text = (f"Cannot stop {instance_id} safely, action needed: {why(crossing)}, but {cause}. "
             f"{postpone_hint(instance_id)}.")
     return _message(instance_id, RULE_CANNOT_STOP, SEVERITY_HIGH,
                     f"cannot stop {instance_id} safely: action needed", text, at, crossing,

@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guardrails.adapters import ec2, utilization
-from guardrails.adapters.audit import AuditLog
+from guardrails.adapters.audit import AuditLog, RunStarted
 from guardrails.adapters.notifier import Notifier
 from guardrails.adapters.runs import Collection, RunStore
 from guardrails.adapters.scheduler import AlertScheduler
@@ -79,7 +79,7 @@ def enforce(e: Enforcer, record: InstanceRecord, now: datetime,
         found += _idle(e, record, view, limits, snooze, now)
     done: list[str] = []
     for crossing in found:
-        key = rules.grace_key(crossing, interval.start, snooze)
+        key = rules.grace_key(crossing, interval.start, snooze, limits.dry_run)
         started = e.store.claimed_at(iid, RULE_STOP_GRACE, key) if crossing.at <= now else None
         step = rules.next_step(crossing, started, limits, snooze, now)
         if step.action == rules.WARN:
@@ -107,12 +107,14 @@ def _idle(e: Enforcer, record: InstanceRecord, view: Collection, limits: HardLim
     crossing = rules.idle_crossing(limits, now)
     if view.lock is None and now - interval.start >= window:
         seen = utilization.peak(iid, now - window, now)
-        if rules.idle(seen.cpu_peak, seen.gpu_peak, seen.gpu_metrics, limits.idle_cpu_percent):
+        if rules.idle(seen.cpu_peak, seen.gpu_peak, seen.gpu_metrics, limits.idle_cpu_percent,
+                      seen.covered):
             return [crossing]
-    # Busy (again): a later idle spell gets a grace alert of its own.
-    key = rules.grace_key(crossing, interval.start, snooze)
-    if e.store.claimed_at(iid, RULE_STOP_GRACE, key) is not None:
-        e.store.unclaim(iid, RULE_STOP_GRACE, key)
+    # Busy (again): a later idle spell gets its own grace alert (and dry-run notice).
+    key = rules.grace_key(crossing, interval.start, snooze, limits.dry_run)
+    for rule, claimed in ((RULE_STOP_GRACE, key), (RULE_STOPPED, f"dry#{key}")):
+        if e.store.claimed_at(iid, rule, claimed) is not None:
+            e.store.unclaim(iid, rule, claimed)
     return []
 
 
@@ -120,6 +122,8 @@ def _stop(e: Enforcer, record: InstanceRecord, view: Collection, crossing: Limit
           limits: HardLimits, key: str, now: datetime) -> str:
     iid = record.instance_id
     if limits.dry_run:
+        if e.store.claimed_at(iid, RULE_STOPPED, f"dry#{key}") is not None:
+            return "would stop (dry run; already said)"  # a steady sweep writes nothing
         detail = ("would have been stopped now" + (
             f"; run {view.lock.run_id} would first be asked to checkpoint to S3"
             if view.lock else ""))
@@ -129,34 +133,39 @@ def _stop(e: Enforcer, record: InstanceRecord, view: Collection, crossing: Limit
             _audit(e, iid, crossing, "would-stop", detail, now)
         return "would stop (dry run)"
     if view.lock is None:
-        return _stop_now(e, iid, crossing, key, "stopped: no training run was live", now)
-    pending = view.stop_pending
+        return _stop_now(e, iid, crossing, key, "stopped: no training run was live", now,
+                         only_if_no_live_run=True)
+    pending = view.stop_pending if view.stop_pending and view.stop_pending.key == key else None
     if pending is None:
-        return _ask_for_checkpoint(e, view, crossing, now)
+        return _ask_for_checkpoint(e, view, crossing, key, now)
+    run_id = view.lock.run_id
     fresh = [c for c in view.checkpoints
-             if c.uploaded and c.recorded_at >= pending.requested_at]
+             if c.uploaded and c.run_id == run_id and c.recorded_at >= pending.requested_at]
     if fresh:
         newest = max(fresh, key=lambda c: c.recorded_at)
+        result = _stop_now(e, iid, crossing, key,
+                           f"stopped after run {newest.run_id} saved epoch {newest.epoch} to "
+                           f"{newest.s3_uri}", now)
         e.store.clear_stop_pending(iid)
-        return _stop_now(e, iid, crossing, key,
-                         f"stopped after run {newest.run_id} saved epoch {newest.epoch} to "
-                         f"{newest.s3_uri}", now)
+        return result
     deadline = pending.requested_at + e.checkpoint_wait
     if now < deadline:
         _look_again(e, iid, crossing, STEP_CHECKPOINT, deadline)
         return "waiting for the run's checkpoint"
+    if e.store.claimed_at(iid, RULE_CANNOT_STOP, key) is not None:
+        return "not stopped: no safe checkpoint yet (already said)"
     waited = int(e.checkpoint_wait.total_seconds() // 60)
     if publish_once(e.store, e.notifier, iid, RULE_CANNOT_STOP, key,
-                    render_cannot_stop(iid, crossing, view.lock.run_id, waited, now), now):
+                    render_cannot_stop(iid, crossing, run_id, waited, now), now):
         _audit(e, iid, crossing, "not-stopped",
-               f"run {view.lock.run_id} recorded no checkpoint in S3 within {waited} min", now)
+               f"run {run_id} recorded no checkpoint in S3 within {waited} min", now)
     return "not stopped: no safe checkpoint in time"
 
 
-def _ask_for_checkpoint(e: Enforcer, view: Collection, crossing: LimitCrossing,
+def _ask_for_checkpoint(e: Enforcer, view: Collection, crossing: LimitCrossing, key: str,
                         now: datetime) -> str:
     iid = view.instance_id
-    if not e.store.set_stop_pending(iid, crossing.rule, now):
+    if not e.store.set_stop_pending(iid, crossing.rule, key, now):
         return "a checkpoint was already asked for"
     try:
         asked = checkpoint_now(iid, view.lock, [c for c in view.checkpoints if not c.uploaded],
@@ -171,9 +180,25 @@ def _ask_for_checkpoint(e: Enforcer, view: Collection, crossing: LimitCrossing,
 
 
 def _stop_now(e: Enforcer, iid: str, crossing: LimitCrossing, key: str, detail: str,
-              now: datetime) -> str:
-    ec2.stop(iid)
-    _audit(e, iid, crossing, "stopped", detail, now)
+              now: datetime, only_if_no_live_run: bool = False) -> str:
+    """Audit, then stop. With `only_if_no_live_run`, the audit goes in with a check that no
+    run took the instance since it was read; a run that did stops the stop."""
+    record = Audit(instance_id=iid, at=now, execution=f"enforce-{crossing.rule}",
+                   caller="guardrails", force=False, reason=why(crossing),
+                   decision=crossing.rule, outcome="stopping", detail=detail)
+    try:
+        e.audit.write(record, only_if_no_live_run=only_if_no_live_run)
+    except RunStarted:
+        return "not stopped: a run started just now (the next look asks it to checkpoint)"
+    try:
+        ec2.stop(iid)
+    except (ClientError, BotoCoreError) as error:
+        problem = f"EC2 refused the stop ({type(error).__name__}: {error})"
+        e.audit.set_outcome(record, "not-stopped", problem)
+        publish_once(e.store, e.notifier, iid, RULE_CANNOT_STOP, key,
+                     render_cannot_stop(iid, crossing, None, 0, now, problem), now)
+        return f"not stopped: {problem}"
+    e.audit.set_outcome(record, "stopped", detail)
     publish_once(e.store, e.notifier, iid, RULE_STOPPED, key,
                  render_action(iid, crossing, "stopped", detail, now), now)
     logger.warning("instance stopped by a hard limit", instance_id=iid, rule=crossing.rule)

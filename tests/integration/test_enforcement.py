@@ -76,11 +76,14 @@ def test_a_live_run_is_stopped_only_after_its_new_checkpoint(enforcing: Guardrai
     g.api("POST", f"/instances/{iid}/runs/{run_id}/checkpoints",
           {"path": "/data/epoch-7.pt", "epoch": 7, "bytes": 10, "sha256": "d" * 64,
            "s3_uri": f"s3://{BUCKET}/{iid}/{run_id}/epoch-7.pt"},
-          caller=iid, at=T0 + timedelta(hours=2, minutes=20))
+          caller=iid, at=T0 + timedelta(hours=2, minutes=16))
     g.fire_schedules(until=T0 + timedelta(hours=2, minutes=30))
     assert g.ec2_state(iid) in ("stopping", "stopped")
     [stopped] = [a for a in g.alerts_for(iid, "stopped") if a.body["action"] == "stopped"]
     assert "epoch 7" in stopped.body["message"]
+    # Within two minutes of the checkpoint, not at the end of the 10-minute wait
+    [stop] = [a for a in g.audits(iid) if a["outcome"] == "stopped"]
+    assert datetime.fromisoformat(stop["at"]) <= T0 + timedelta(hours=2, minutes=18)
 
 
 def test_no_checkpoint_in_time_means_no_stop_and_a_high_alert(enforcing: Guardrails) -> None:

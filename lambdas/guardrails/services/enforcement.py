@@ -41,6 +41,7 @@ logger = Logger(service=SERVICE_NAME, child=True)
 # Schedule steps of a limit: its crossing, the end of its grace, the end of a snooze, and the
 # deadline of the checkpoint a stop waits for.
 STEP_CROSSING, STEP_GRACE, STEP_SNOOZE, STEP_CHECKPOINT = 0, 1, 2, 3
+CHECKPOINT_POLL = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ def _stop(e: Enforcer, record: InstanceRecord, view: Collection, crossing: Limit
         return result
     deadline = pending.requested_at + e.checkpoint_wait
     if now < deadline:
-        _look_again(e, iid, crossing, STEP_CHECKPOINT, deadline)
+        # Look again soon: every minute after the checkpoint is training the stop would lose.
+        _look_again(e, iid, crossing, STEP_CHECKPOINT, min(now + CHECKPOINT_POLL, deadline))
         return "waiting for the run's checkpoint"
     if e.store.claimed_at(iid, RULE_CANNOT_STOP, key) is not None:
         return "not stopped: no safe checkpoint yet (already said)"
@@ -173,7 +175,7 @@ def _ask_for_checkpoint(e: Enforcer, view: Collection, crossing: LimitCrossing, 
     except (ClientError, BotoCoreError) as error:
         asked = [f"could not ask it over SSM ({type(error).__name__}: {error})"]
     detail = "not stopped yet: " + "; ".join(asked)
-    _look_again(e, iid, crossing, STEP_CHECKPOINT, now + e.checkpoint_wait)
+    _look_again(e, iid, crossing, STEP_CHECKPOINT, now + min(CHECKPOINT_POLL, e.checkpoint_wait))
     _audit(e, iid, crossing, "checkpoint-requested", detail, now)
     e.notifier.publish(render_action(iid, crossing, "checkpoint-requested", detail, now))
     return "asked the live run to checkpoint first"

@@ -50,8 +50,10 @@ def postpone_hint(instance_id: str) -> str:
 def render_grace(instance_id: str, crossing: LimitCrossing, stop_at: datetime,
                  dry_run: bool, at: datetime) -> AlertMessage:
     verb = "would be stopped (dry run: nothing will change)" if dry_run else "will be stopped"
-    text = (f"{instance_id} {verb} at {stop_at:%Y-%m-%d %H:%M} UTC: {why(crossing)}. A live "
-            "training run is asked to checkpoint to S3 first, and the stop waits for it. "
+    care = ("" if crossing.rule == RULE_STOP_IDLE else
+            "A live training run is asked to checkpoint to S3 first, and the stop waits for "
+            "it. ")
+    text = (f"{instance_id} {verb} at {stop_at:%Y-%m-%d %H:%M} UTC: {why(crossing)}. {care}"
             f"{postpone_hint(instance_id)}.")
     return _message(instance_id, RULE_STOP_GRACE, SEVERITY_WARNING,
                     f"{instance_id} {'would stop' if dry_run else 'stops'} at "

@@ -77,6 +77,18 @@ def parser() -> argparse.ArgumentParser:
                            help="follow an earlier terminate request instead of starting one")
     terminate.add_argument("--poll-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
 
+    local = commands.add_parser(
+        "local", help="run the whole product on this machine (no AWS account)",
+        description="Start an AWS emulator on 127.0.0.1 with the guardrails stack on it: the "
+                    "real handlers, an EC2 event source, the sweep and the schedules on a "
+                    "local clock, and the API. Runs in the foreground until Ctrl-C.")
+    local.add_argument("--port", type=int, default=8787, help="one port for the emulator "
+                                                              "and the API (default 8787)")
+    local.add_argument("--speed", type=float, default=1.0,
+                       help="run the clock N times faster (3600: an hour a second)")
+    local.add_argument("--alerts", default="local-alerts.jsonl",
+                       help="where every alert is kept, one JSON object a line")
+
     snooze = commands.add_parser(
         "snooze", help="postpone a hard-limit stop",
         description="Postpone the stop that a hard limit (stop_at_accumulated_usd, "
@@ -95,6 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         p.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "local":
+        if args.speed <= 0 or not 0 <= args.port < 65536:
+            p.error("--speed must be positive and --port a TCP port")
+        from pathlib import Path
+
+        from local.cli import run as run_local
+
+        return run_local(args.port, args.speed, Path(args.alerts))
     endpoint = endpoint_from(args.endpoint)
     if endpoint is None:
         print("guardctl: no API endpoint: pass --endpoint URL or set GUARDRAILS_API to the "

@@ -1,0 +1,229 @@
+"""The whole product on one machine: the emulator (a moto server on 127.0.0.1), the stack's
+resources on it, and the real handlers wired from guardrails.routing, driven by a local
+clock. One port serves both the emulator's AWS APIs and the guardrails API."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import urllib.request
+from contextlib import ExitStack
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from moto.server import ThreadedMotoServer
+from moto.sts.models import sts_backends
+
+from guardrails.adapters import clients, clock
+from guardrails.routing import DEFAULT_SWEEP_RATE_MINUTES, SWEEP_HANDLER
+from local import resources
+from local.alerts import AlertSink
+from local.clock import LocalClock
+from local.ec2_events import Ec2EventSource
+from local.gateway import Gateway, Identity
+from local.instance_agent import LocalInstanceAgent
+from local.lambda_runtime import EMULATOR_CONFIG, LocalLambdas, workflow_handlers
+from local.schedules import PeriodicSweep, fire_due
+
+# The operator's credentials in local mode (any IAM caller that is not an instance).
+OPERATOR_KEY = "AKIALOCALOPERATOR000"
+OPERATOR_SECRET = "local-operator-secret"
+OPERATOR_ARN = f"arn:aws:sts::{resources.ACCOUNT}:assumed-role/local-operator/operator"
+TICK_SECONDS = 0.25
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PricingOffline:
+    """The Pricing API is not emulated: prices come from the bundled table."""
+
+    def get_products(self, **_: Any) -> dict[str, Any]:
+        from botocore.exceptions import EndpointConnectionError
+
+        raise EndpointConnectionError(endpoint_url="https://api.pricing.us-east-1.amazonaws.com")
+
+
+def resolve_identity(access_key: str) -> Identity | None:
+    """SigV4 identity as IAM gives it: the emulator's assumed-role sessions (an instance is a
+    session named after it), and the local operator."""
+    if access_key == OPERATOR_KEY:
+        return OPERATOR_SECRET, None, OPERATOR_ARN
+    for partition in ("aws",):
+        role = sts_backends[resources.ACCOUNT][partition].get_assumed_role_from_access_key(
+            access_key)
+        if role is not None:
+            return role.secret_access_key, role.session_token, role.arn
+    return None
+
+
+class LocalStack:
+    def __init__(self, port: int = 8787, speed: float = 1.0,
+                 alerts_path: Path = Path("local-alerts.jsonl"), out: TextIO = sys.stdout,
+                 sweep_minutes: int = DEFAULT_SWEEP_RATE_MINUTES) -> None:
+        self.port, self.out, self.alerts_path = port, out, alerts_path
+        self.clock = LocalClock(speed)
+        self.sweep = PeriodicSweep(timedelta(minutes=sweep_minutes), self.clock.start)
+        self._exit = ExitStack()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one event at a time per handler, as Lambda does
+        self.errors: list[str] = []
+
+    # ---- start and stop ---------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        # The console shows alerts; the emulator's request log and the handlers' info logs
+        # would drown them (errors still show).
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TrainingGuardrailsLocal")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        moto_port = free_port()
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self.moto.start()
+        self._exit.callback(self.moto.stop)
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        _post_json(f"{self.moto_url}/moto-api/config", EMULATOR_CONFIG)
+        os.environ.update({
+            "MOTO_PORT": str(moto_port), "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ACCESS_KEY_ID": OPERATOR_KEY, "AWS_SECRET_ACCESS_KEY": OPERATOR_SECRET,
+            "AWS_DEFAULT_REGION": resources.REGION, "AWS_REGION": resources.REGION})
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        clients.reset()
+        made = resources.create(self.aws)
+        os.environ.update(made.environment)
+        clock.now = self.clock.now  # every handler reads this clock
+        handlers = {**workflow_handlers(), "guardrails-sweep": SWEEP_HANDLER}
+        self._exit.enter_context(LocalLambdas(handlers).installed())
+        clients.override("ssm", LocalInstanceAgent(self.aws("s3")))
+        clients.override("pricing", PricingOffline())
+        from guardrails.handlers import api
+
+        self.gateway = Gateway(api.handler, resolve_identity, lock=self._lock).start()
+        self._exit.callback(self.gateway.stop)
+        self.events = Ec2EventSource(self.aws("ec2"), self.clock.now, self._on_event)
+        self.alerts = AlertSink(self.aws("sqs"), made.alerts_queue_url, self.alerts_path,
+                                self.out)
+        self.front = _front_server(self.port, self.gateway.url, self.moto_url)
+        self._exit.callback(self.front.server_close)
+        self._exit.callback(self.front.shutdown)
+        threading.Thread(target=self.front.serve_forever, daemon=True).start()
+        self.port = int(self.front.server_address[1])
+        self._loop = threading.Thread(target=self._run, daemon=True)
+        self._loop.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if hasattr(self, "_loop"):
+            self._loop.join(timeout=10)
+        self._exit.close()
+
+    def aws(self, service: str) -> Any:
+        session: Any = boto3.session.Session(aws_access_key_id=OPERATOR_KEY,
+                                             aws_secret_access_key=OPERATOR_SECRET,
+                                             region_name=resources.REGION)
+        return session.client(service, endpoint_url=self.moto_url)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # ---- the event loop ---------------------------------------------------------------------
+    def _run(self) -> None:
+        from guardrails.handlers import sweep
+
+        scheduler = self.aws("scheduler")
+        group = os.environ["SCHEDULE_GROUP"]
+        while not self._stop.wait(TICK_SECONDS):
+            try:
+                self.events.poll()
+                fire_due(scheduler, group, self.clock.now(), self._on_schedule)
+                if self.sweep.due(self.clock.now()):
+                    with self._lock:
+                        sweep.handler({"detail-type": "Scheduled Event", "source": "aws.events",
+                                       "time": self.clock.now().isoformat()}, _context("sweep"))
+                self.alerts.drain()
+            except Exception as error:  # keep serving; say what failed
+                self.errors.append(f"{type(error).__name__}: {error}")
+                print(f"guardrails local: {type(error).__name__}: {error}", file=sys.stderr)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        from guardrails.handlers import on_state_change
+
+        with self._lock:
+            on_state_change.handler(event, _context("on-state-change"))
+
+    def _on_schedule(self, payload: dict[str, Any]) -> None:
+        from guardrails.handlers import sweep
+
+        with self._lock:
+            sweep.handler(payload, _context("sweep"))
+
+
+class _Context:
+    memory_limit_in_mb = 256
+    aws_request_id = "local"
+
+    def __init__(self, name: str) -> None:
+        self.function_name = name
+        self.invoked_function_arn = (f"arn:aws:lambda:{resources.REGION}:{resources.ACCOUNT}:"
+                                     f"function:guardrails-{name}")
+
+
+def _context(name: str) -> _Context:
+    return _Context(name)
+
+
+def _post_json(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def _front_server(port: int, api_url: str, moto_url: str) -> ThreadingHTTPServer:
+    """One port for everything: requests signed for execute-api (or for the API's paths) go
+    to the guardrails API, the rest to the emulator."""
+    targets = {"api": api_url.removeprefix("http://"), "aws": moto_url.removeprefix("http://")}
+
+    class Proxy(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            auth = self.headers.get("Authorization", "")
+            to_api = "/execute-api/" in auth or (not auth and self.path.startswith("/instances"))
+            connection = http.client.HTTPConnection(targets["api" if to_api else "aws"],
+                                                    timeout=60)
+            headers = {k: v for k, v in self.headers.items()}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            answer = connection.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            connection.close()
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Proxy)

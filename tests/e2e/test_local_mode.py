@@ -1,0 +1,143 @@
+"""Local mode as a user runs it: `guardctl local` in a subprocess, used only through public
+interfaces (boto3 against the emulator endpoint, the HTTP API, guardctl), stopped with
+Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR = {"AWS_ACCESS_KEY_ID": "AKIALOCALOPERATOR000",
+            "AWS_SECRET_ACCESS_KEY": "local-operator-secret", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@dataclass
+class Local:
+    process: subprocess.Popen[str]
+    endpoint: str
+    api: str
+    alerts: Path
+    banner: str
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **OPERATOR, "AWS_ENDPOINT_URL": self.endpoint,
+                "GUARDRAILS_API": self.api, "PYTHONPATH": f"{ROOT}:{ROOT / 'lambdas'}"}
+
+    def aws(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id=OPERATOR["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=OPERATOR["AWS_SECRET_ACCESS_KEY"])
+
+    def guardctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "training.guardctl", *args], cwd=ROOT,
+                              env=self.env(), capture_output=True, text=True, timeout=120)
+
+    def alerts_for(self, instance_id: str, rule: str, wait: float = 20.0) -> list[dict[str, Any]]:
+        """The alerts in the JSON-lines file, waiting up to `wait` s for the first one."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = [a for a in self.all_alerts()
+                     if a.get("instance_id") == instance_id and a.get("rule") == rule]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.25)
+
+    def all_alerts(self) -> list[dict[str, Any]]:
+        if not self.alerts.exists():
+            return []
+        return [json.loads(line) for line in self.alerts.read_text().splitlines() if line]
+
+
+def start_local(tmp: Path, speed: float) -> Local:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k != "GUARDRAILS_API"}
+    env["PYTHONPATH"] = f"{ROOT}:{ROOT / 'lambdas'}"
+    alerts = tmp / "alerts.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "training.guardctl", "local", "--port", "0", "--speed",
+         str(speed), "--alerts", str(alerts)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first, second = process.stdout.readline(), process.stdout.readline()
+    assert first.startswith("AWS_ENDPOINT_URL=http://127.0.0.1:"), first
+    assert second.startswith("GUARDRAILS_API=http://127.0.0.1:"), second
+    banner = []
+    while not banner or "Ctrl-C" not in banner[-1]:  # what a user is told to do next
+        banner.append(process.stdout.readline())
+        assert banner[-1], "local mode ended before it was ready"
+    return Local(process, first.strip().split("=", 1)[1], second.strip().split("=", 1)[1],
+                 alerts, "".join(banner))
+
+
+def stop_local(local: Local) -> int:
+    local.process.send_signal(signal.SIGINT)
+    local.process.communicate(timeout=60)
+    return local.process.returncode
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[Local]:
+    running = start_local(tmp_path, speed=60)
+    yield running
+    if running.process.poll() is None:
+        stop_local(running)
+
+
+def test_local_starts_serves_and_stops_cleanly_on_ctrl_c(local: Local) -> None:
+    # It serves the emulator's AWS APIs and the guardrails API on the printed port
+    assert local.aws("ec2").describe_instances()["Reservations"] == []
+    status = local.guardctl("status")
+    assert status.returncode == 0, status.stderr
+    assert "no tracked instances" in status.stdout
+    assert "alerts.jsonl" in local.banner and "guardctl status" in local.banner
+    assert "export AWS_ENDPOINT_URL=" in local.banner
+    assert stop_local(local) == 0
+
+
+def test_a_p4d_launched_with_boto3_gets_its_rate_warning_and_shows_in_status(
+    local: Local,
+) -> None:
+    ec2 = local.aws("ec2")
+    p4d = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+                            InstanceType="p4d.24xlarge")["Instances"][0]["InstanceId"]
+    [rate] = local.alerts_for(p4d, "rate")
+    assert rate["severity"] == "warning"
+    status = local.guardctl("status")
+    assert p4d in status.stdout and "p4d.24xlarge" in status.stdout
+    # Stopping it is seen as an EC2 event: no more warnings for it
+    ec2.stop_instances(InstanceIds=[p4d])
+    deadline = time.monotonic() + 20
+    while "stopped" not in local.guardctl("status", p4d).stdout:
+        assert time.monotonic() < deadline, "the stop never reached the guardrails"
+        time.sleep(0.5)
+
+
+def test_an_instance_identity_from_sts_is_that_instance(local: Local) -> None:
+    ec2 = local.aws("ec2")
+    iid = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+                            InstanceType="g5.xlarge")["Instances"][0]["InstanceId"]
+    creds = local.aws("sts").assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/guardrails-instance",
+        RoleSessionName=iid)["Credentials"]
+    env = {**local.env(), "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+           "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+           "AWS_SESSION_TOKEN": creds["SessionToken"]}
+    started = subprocess.run(
+        [sys.executable, "-m", "training.guardctl", "runs", "start", iid, "--epochs", "3",
+         "--pid", "4242"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    # The operator is not the instance: the same write is refused
+    refused = local.guardctl("runs", "start", iid, "--epochs", "3", "--pid", "4242")
+    assert refused.returncode == 1 and "itself may write" in refused.stderr

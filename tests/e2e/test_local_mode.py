@@ -4,6 +4,7 @@ Ctrl-C."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -16,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+
+from training.client import GuardrailsClient
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = {"AWS_ACCESS_KEY_ID": "AKIALOCALOPERATOR000",
@@ -141,3 +145,34 @@ def test_an_instance_identity_from_sts_is_that_instance(local: Local) -> None:
     # The operator is not the instance: the same write is refused
     refused = local.guardctl("runs", "start", iid, "--epochs", "3", "--pid", "4242")
     assert refused.returncode == 1 and "itself may write" in refused.stderr
+
+
+def test_terminate_is_blocked_then_uploads_and_terminates_through_the_emulated_workflow(
+    local: Local, tmp_path: Path
+) -> None:
+    ec2 = local.aws("ec2")
+    iid = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+                            InstanceType="g5.xlarge")["Instances"][0]["InstanceId"]
+    creds = local.aws("sts").assume_role(
+        RoleArn="arn:aws:iam::123456789012:role/guardrails-instance",
+        RoleSessionName=iid)["Credentials"]
+    session = botocore.session.get_session()
+    session.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"],
+                            creds["SessionToken"])
+    as_instance = GuardrailsClient(local.api, region="us-east-1", session=session)
+    run = as_instance.start_run(iid, pid=4242, command="train", total_epochs=2)["run"]
+    checkpoint = tmp_path / "epoch-2.npz"
+    checkpoint.write_bytes(b"weights" * 1000)
+    as_instance.checkpoint(iid, run["run_id"], path=str(checkpoint), epoch=2,
+                           bytes=checkpoint.stat().st_size,
+                           sha256=hashlib.sha256(checkpoint.read_bytes()).hexdigest())
+    as_instance.finish(iid, run["run_id"], "finished")
+    blocked = local.guardctl("terminate", iid)
+    assert blocked.returncode == 3, blocked.stderr
+    assert str(checkpoint) in blocked.stderr
+    done = local.guardctl("terminate", iid, "--upload-checkpoints", "--wait")
+    assert done.returncode == 0, done.stderr
+    key = f"{iid}/{run['run_id']}/epoch-2.npz"
+    assert local.aws("s3").head_object(Bucket="guardrails-checkpoints", Key=key)
+    state = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] in ("shutting-down", "terminated")

@@ -262,3 +262,20 @@ def test_enforcement_is_off_and_dry_run_by_default_and_context_turns_it_on(
     env = sweep_fn["Properties"]["Environment"]["Variables"]
     assert env[c.ENV_STOP_AT_USD] == "500" and env[c.ENV_IDLE_STOP_MINUTES] == "60"
     assert env[c.ENV_ENFORCEMENT_DRY_RUN] == "false"
+
+
+def test_every_rule_in_the_template_is_one_of_routing_py(template: Template) -> None:
+    """Local mode routes events with guardrails.routing; the stack must use the same."""
+    from guardrails.routing import (
+        PROTECTION_CHANGE_PATTERN,
+        SPOT_WARNING_PATTERN,
+        sweep_rate_expression,
+    )
+
+    patterns = [STATE_CHANGE_PATTERN, SPOT_WARNING_PATTERN, PROTECTION_CHANGE_PATTERN]
+    for rule in resources(template, "AWS::Events::Rule").values():
+        props = rule["Properties"]
+        if "EventPattern" in props:
+            assert props["EventPattern"] in patterns, props["EventPattern"]
+        else:
+            assert props["ScheduleExpression"] == sweep_rate_expression(15)

@@ -13,7 +13,7 @@ import sys
 import threading
 import urllib.request
 from contextlib import ExitStack
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,13 +31,15 @@ from local.ec2_events import Ec2EventSource
 from local.gateway import Gateway, Identity
 from local.instance_agent import LocalInstanceAgent
 from local.lambda_runtime import EMULATOR_CONFIG, LocalLambdas, workflow_handlers
-from local.schedules import PeriodicSweep, fire_due
+from local.schedules import PeriodicSweep, due_schedules, take
 
 # The operator's credentials in local mode (any IAM caller that is not an instance).
 OPERATOR_KEY = "AKIALOCALOPERATOR000"
 OPERATOR_SECRET = "local-operator-secret"
 OPERATOR_ARN = f"arn:aws:sts::{resources.ACCOUNT}:assumed-role/local-operator/operator"
 TICK_SECONDS = 0.25
+# What the sweep's EventBridge schedule sends (the handler reads only its detail-type).
+SCHEDULED_SWEEP: dict[str, Any] = {"detail-type": "Scheduled Event", "source": "aws.events"}
 
 
 def free_port() -> int:
@@ -128,6 +130,7 @@ class LocalStack:
         self._stop.set()
         if hasattr(self, "_loop"):
             self._loop.join(timeout=10)
+            self.alerts.drain()  # what was published before Ctrl-C is still shown and kept
         self._exit.close()
 
     def aws(self, service: str) -> Any:
@@ -142,22 +145,33 @@ class LocalStack:
 
     # ---- the event loop ---------------------------------------------------------------------
     def _run(self) -> None:
-        from guardrails.handlers import sweep
-
         scheduler = self.aws("scheduler")
         group = os.environ["SCHEDULE_GROUP"]
         while not self._stop.wait(TICK_SECONDS):
             try:
                 self.events.poll()
-                fire_due(scheduler, group, self.clock.now(), self._on_schedule)
-                if self.sweep.due(self.clock.now()):
-                    with self._lock:
-                        sweep.handler({"detail-type": "Scheduled Event", "source": "aws.events",
-                                       "time": self.clock.now().isoformat()}, _context("sweep"))
+                self._fire(scheduler, group)
                 self.alerts.drain()
             except Exception as error:  # keep serving; say what failed
                 self.errors.append(f"{type(error).__name__}: {error}")
                 print(f"guardrails local: {type(error).__name__}: {error}", file=sys.stderr)
+
+    def _fire(self, scheduler: Any, group: str) -> None:
+        """Everything whose time has come, in time order, each as of its own time: the
+        one-time schedules and the periodic sweep. Firing one may create the next schedule,
+        so the schedules are listed again after each: however fast the clock runs, a sweep
+        never gets ahead of a schedule due before it."""
+        now = self.clock.now()
+        sweeps = self.sweep.due_times(now)
+        while True:
+            schedules = due_schedules(scheduler, group, now)
+            if schedules and (not sweeps or schedules[0][0] <= sweeps[0]):
+                when, name = schedules[0]
+                self._on_schedule(take(scheduler, group, name), when)
+            elif sweeps:
+                self._on_schedule(SCHEDULED_SWEEP, sweeps.pop(0))
+            else:
+                return
 
     def _on_event(self, event: dict[str, Any]) -> None:
         from guardrails.handlers import on_state_change
@@ -165,11 +179,17 @@ class LocalStack:
         with self._lock:
             on_state_change.handler(event, _context("on-state-change"))
 
-    def _on_schedule(self, payload: dict[str, Any]) -> None:
+    def _on_schedule(self, payload: dict[str, Any], when: datetime) -> None:
+        """Run the sweep as of `when`, as Scheduler and EventBridge fire it, however late this
+        loop's tick noticed it."""
         from guardrails.handlers import sweep
 
         with self._lock:
-            sweep.handler(payload, _context("sweep"))
+            clock.now = lambda: when
+            try:
+                sweep.handler(payload, _context("sweep"))
+            finally:
+                clock.now = self.clock.now
 
 
 class _Context:

@@ -4,7 +4,6 @@ schedules but never fires them)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,26 +21,22 @@ def due_schedules(scheduler: Any, group: str, now: datetime) -> list[tuple[datet
     return sorted(due)
 
 
-def fire_due(scheduler: Any, group: str, now: datetime,
-             invoke: Callable[[dict[str, Any]], None]) -> int:
-    """Invoke each due schedule's target with its input, then delete it (as
-    ActionAfterCompletion=DELETE does)."""
-    fired = 0
-    for _, name in due_schedules(scheduler, group, now):
-        detail = scheduler.get_schedule(Name=name, GroupName=group)
-        scheduler.delete_schedule(Name=name, GroupName=group)
-        invoke(json.loads(detail["Target"]["Input"]))
-        fired += 1
-    return fired
+def take(scheduler: Any, group: str, name: str) -> dict[str, Any]:
+    """A schedule's target input, deleting it (as ActionAfterCompletion=DELETE does)."""
+    detail = scheduler.get_schedule(Name=name, GroupName=group)
+    scheduler.delete_schedule(Name=name, GroupName=group)
+    payload: dict[str, Any] = json.loads(detail["Target"]["Input"])
+    return payload
 
 
 class PeriodicSweep:
     def __init__(self, every: timedelta, start: datetime) -> None:
         self.every, self.next = every, start + every
 
-    def due(self, now: datetime) -> bool:
-        if now < self.next:
-            return False
+    def due_times(self, now: datetime) -> list[datetime]:
+        """The sweep times that have come, each once."""
+        times = []
         while self.next <= now:
+            times.append(self.next)
             self.next += self.every
-        return True
+        return times

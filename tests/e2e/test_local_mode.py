@@ -69,10 +69,12 @@ def start_local(tmp: Path, speed: float) -> Local:
            if not k.startswith("AWS_") and k != "GUARDRAILS_API"}
     env["PYTHONPATH"] = f"{ROOT}:{ROOT / 'lambdas'}"
     alerts = tmp / "alerts.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "training.guardctl", "local", "--port", "0", "--speed",
-         str(speed), "--alerts", str(alerts)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # stderr to a file: a pipe nobody reads would fill up and stall the stack.
+    with (tmp / "local.stderr").open("w") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "training.guardctl", "local", "--port", "0", "--speed",
+             str(speed), "--alerts", str(alerts)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
     assert process.stdout is not None
     first, second = process.stdout.readline(), process.stdout.readline()
     assert first.startswith("AWS_ENDPOINT_URL=http://127.0.0.1:"), first

@@ -372,10 +372,14 @@ def test_guardctl_terminate_upload_wait_shows_progress_then_terminates(
 ) -> None:
     from guardrails import constants as c
     from guardrails.api import context as api_context
+    from guardrails.handlers import termination
 
     g = guardrails
     g.deploy_workflow()
-    g.instance_agent(trainer, polls_in_progress=3)
+    # The upload is seen in progress twice, 2 s apart: still going when the API answers
+    g.instance_agent(trainer, polls_in_progress=2)
+    monkeypatch.setenv(c.ENV_UPLOAD_POLL_SECONDS, "2")
+    termination.workflow.cache_clear()
     local_only_checkpoint(g, trainer, tmp_path / "epoch-2.npz")
     # The API answers 202 at once, as it does when an upload outlasts its 20 s
     monkeypatch.setenv(c.ENV_TERMINATE_WAIT_SECONDS, "0")

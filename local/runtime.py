@@ -62,12 +62,8 @@ def resolve_identity(access_key: str) -> Identity | None:
     session named after it), and the local operator."""
     if access_key == OPERATOR_KEY:
         return OPERATOR_SECRET, None, OPERATOR_ARN
-    for partition in ("aws",):
-        role = sts_backends[resources.ACCOUNT][partition].get_assumed_role_from_access_key(
-            access_key)
-        if role is not None:
-            return role.secret_access_key, role.session_token, role.arn
-    return None
+    role = sts_backends[resources.ACCOUNT]["aws"].get_assumed_role_from_access_key(access_key)
+    return (role.secret_access_key, role.session_token, role.arn) if role else None
 
 
 class LocalStack:
@@ -177,7 +173,7 @@ class LocalStack:
         from guardrails.handlers import on_state_change
 
         with self._lock:
-            on_state_change.handler(event, _context("on-state-change"))
+            on_state_change.handler(event, _Context("on-state-change"))
 
     def _on_schedule(self, payload: dict[str, Any], when: datetime) -> None:
         """Run the sweep as of `when`, as Scheduler and EventBridge fire it, however late this
@@ -187,7 +183,7 @@ class LocalStack:
         with self._lock:
             clock.now = lambda: when
             try:
-                sweep.handler(payload, _context("sweep"))
+                sweep.handler(payload, _Context("sweep"))
             finally:
                 clock.now = self.clock.now
 
@@ -200,10 +196,6 @@ class _Context:
         self.function_name = name
         self.invoked_function_arn = (f"arn:aws:lambda:{resources.REGION}:{resources.ACCOUNT}:"
                                      f"function:guardrails-{name}")
-
-
-def _context(name: str) -> _Context:
-    return _Context(name)
 
 
 def _post_json(url: str, body: dict[str, Any]) -> None:

@@ -20,16 +20,22 @@ P4D_RATE = bundled_price("us-east-1", "p4d.24xlarge")
 START = {"pid": 4242, "command": "python train.py", "total_epochs": 10}
 
 
+def configure(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    """Set the functions' environment, and rebuild what they built from it."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    on_state_change.services.cache_clear()
+    sweep.services.cache_clear()
+
+
 @pytest.fixture
 def enforcing(guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch) -> Iterator[Guardrails]:
     """Hard limits on (not a dry run): stop at $20 or 2 h, 15 min grace, 10 min checkpoint
     wait."""
-    for name, value in {c.ENV_STOP_AT_USD: "20", c.ENV_STOP_AT_HOURS: "2",
-                        c.ENV_ENFORCEMENT_DRY_RUN: "false", c.ENV_STOP_GRACE_MINUTES: "15",
-                        c.ENV_CHECKPOINT_WAIT_MINUTES: "10"}.items():
-        monkeypatch.setenv(name, value)
-    on_state_change.services.cache_clear()
-    sweep.services.cache_clear()
+    configure(monkeypatch, **{c.ENV_STOP_AT_USD: "20", c.ENV_STOP_AT_HOURS: "2",
+                              c.ENV_ENFORCEMENT_DRY_RUN: "false",
+                              c.ENV_STOP_GRACE_MINUTES: "15",
+                              c.ENV_CHECKPOINT_WAIT_MINUTES: "10"})
     yield guardrails
 
 
@@ -140,9 +146,7 @@ def test_a_dry_run_changes_nothing_and_says_what_it_would_do(
     guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     g = guardrails
-    monkeypatch.setenv(c.ENV_STOP_AT_HOURS, "2")  # dry run is the default
-    on_state_change.services.cache_clear()
-    sweep.services.cache_clear()
+    configure(monkeypatch, **{c.ENV_STOP_AT_HOURS: "2"})  # dry run is the default
     iid = g.launch("g5.xlarge")
     g.state_change(iid, "running", T0)
     g.fire_schedules(until=T0 + timedelta(hours=3))
@@ -262,9 +266,7 @@ def test_a_tag_sets_a_limit_where_the_stack_has_none(
     guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     g = guardrails
-    monkeypatch.setenv(c.ENV_ENFORCEMENT_DRY_RUN, "false")
-    on_state_change.services.cache_clear()
-    sweep.services.cache_clear()
+    configure(monkeypatch, **{c.ENV_ENFORCEMENT_DRY_RUN: "false"})
     limited = g.launch("p4d.24xlarge", tags={c.TAG_STOP_AT_USD: "20"})
     free = g.launch("p4d.24xlarge", tags={c.TAG_STOP_AT_USD: "lots"})  # ignored: no limit
     for iid in (limited, free):
@@ -302,9 +304,7 @@ def test_a_dry_run_over_its_limit_is_steady_after_it_has_said_so(
     guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     g = guardrails
-    monkeypatch.setenv(c.ENV_STOP_AT_HOURS, "2")
-    on_state_change.services.cache_clear()
-    sweep.services.cache_clear()
+    configure(monkeypatch, **{c.ENV_STOP_AT_HOURS: "2"})
     iid = g.launch("g5.xlarge", tags={c.TAG_MAX_UPTIME_HOURS: "1000"})
     g.state_change(iid, "running", T0)
     g.fire_schedules(until=T0 + timedelta(hours=2, minutes=20))
@@ -317,9 +317,7 @@ def test_turning_dry_run_off_announces_the_stop_again_before_making_it(
     guardrails: Guardrails, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     g = guardrails
-    monkeypatch.setenv(c.ENV_STOP_AT_HOURS, "2")
-    on_state_change.services.cache_clear()
-    sweep.services.cache_clear()
+    configure(monkeypatch, **{c.ENV_STOP_AT_HOURS: "2"})
     iid = g.launch("g5.xlarge")
     g.state_change(iid, "running", T0)
     g.fire_schedules(until=T0 + timedelta(hours=2, minutes=20))  # dry: would stop

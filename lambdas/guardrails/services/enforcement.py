@@ -185,9 +185,7 @@ def _stop_now(e: Enforcer, iid: str, crossing: LimitCrossing, key: str, detail: 
               now: datetime, only_if_no_live_run: bool = False) -> str:
     """Audit, then stop. With `only_if_no_live_run`, the audit goes in with a check that no
     run took the instance since it was read; a run that did stops the stop."""
-    record = Audit(instance_id=iid, at=now, execution=f"enforce-{crossing.rule}",
-                   caller="guardrails", force=False, reason=why(crossing),
-                   decision=crossing.rule, outcome="stopping", detail=detail)
+    record = _audit_of(iid, crossing, "stopping", detail, now)
     try:
         e.audit.write(record, only_if_no_live_run=only_if_no_live_run)
     except RunStarted:
@@ -207,11 +205,16 @@ def _stop_now(e: Enforcer, iid: str, crossing: LimitCrossing, key: str, detail: 
     return detail
 
 
+def _audit_of(iid: str, crossing: LimitCrossing, outcome: str, detail: str,
+              now: datetime) -> Audit:
+    return Audit(instance_id=iid, at=now, execution=f"enforce-{crossing.rule}",
+                 caller="guardrails", force=False, reason=why(crossing),
+                 decision=crossing.rule, outcome=outcome, detail=detail)
+
+
 def _audit(e: Enforcer, iid: str, crossing: LimitCrossing, outcome: str, detail: str,
            now: datetime) -> None:
-    e.audit.write(Audit(instance_id=iid, at=now, execution=f"enforce-{crossing.rule}",
-                        caller="guardrails", force=False, reason=why(crossing),
-                        decision=crossing.rule, outcome=outcome, detail=detail))
+    e.audit.write(_audit_of(iid, crossing, outcome, detail, now))
 
 
 def _look_again(e: Enforcer, iid: str, crossing: LimitCrossing, step: int,

@@ -37,7 +37,10 @@ The local clock runs x{speed:g}; Ctrl-C stops everything.""", flush=True)
 
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
-    stopping.wait()
+    # With a timeout: a signal the kernel hands to another thread only sets a flag, which the
+    # main thread reads when it wakes; a bare wait() could sleep through Ctrl-C.
+    while not stopping.wait(0.5):
+        pass
     print("guardrails local: stopping", file=sys.stderr, flush=True)
     stack.stop()
     return 0

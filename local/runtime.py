@@ -27,7 +27,8 @@ from guardrails.routing import DEFAULT_SWEEP_RATE_MINUTES, SWEEP_HANDLER
 from local import resources
 from local.alerts import AlertSink
 from local.clock import LocalClock
-from local.ec2_events import Ec2EventSource
+from local.ec2_clock import on_guardrails_clock
+from local.ec2_events import Ec2EventSource, event_time
 from local.gateway import Gateway, Identity
 from local.instance_agent import LocalInstanceAgent
 from local.lambda_runtime import EMULATOR_CONFIG, LocalLambdas, workflow_handlers
@@ -102,6 +103,7 @@ class LocalStack:
         made = resources.create(self.aws)
         os.environ.update(made.environment)
         clock.now = self.clock.now  # every handler reads this clock
+        self._exit.enter_context(on_guardrails_clock())  # and so do EC2's timestamps
         handlers = {**workflow_handlers(), "guardrails-sweep": SWEEP_HANDLER}
         self._exit.enter_context(LocalLambdas(handlers).installed())
         clients.override("ssm", LocalInstanceAgent(self.aws("s3")))
@@ -110,7 +112,7 @@ class LocalStack:
 
         self.gateway = Gateway(api.handler, resolve_identity, lock=self._lock).start()
         self._exit.callback(self.gateway.stop)
-        self.events = Ec2EventSource(self.aws("ec2"), self.clock.now, self._on_event)
+        self.events = Ec2EventSource(self.aws("ec2"), clock.now)
         self.alerts = AlertSink(self.aws("sqs"), made.alerts_queue_url, self.alerts_path,
                                 self.out)
         self.front = _front_server(self.port, self.gateway.url, self.moto_url)
@@ -145,49 +147,54 @@ class LocalStack:
         group = os.environ["SCHEDULE_GROUP"]
         while not self._stop.wait(TICK_SECONDS):
             try:
-                self.events.poll()
-                self._fire(scheduler, group)
+                self._tick(scheduler, group)
                 self.alerts.drain()
             except Exception as error:  # keep serving; say what failed
                 self.errors.append(f"{type(error).__name__}: {error}")
                 print(f"guardrails local: {type(error).__name__}: {error}", file=sys.stderr)
 
-    def _fire(self, scheduler: Any, group: str) -> None:
-        """Everything whose time has come, in time order, each as of its own time: the
-        one-time schedules and the periodic sweep. Firing one may create the next schedule,
-        so the schedules are listed again after each: however fast the clock runs, a sweep
-        never gets ahead of a schedule due before it."""
+    def _tick(self, scheduler: Any, group: str) -> None:
+        """Everything whose time has come, in time order, each as of its own time: EC2's
+        state changes, the one-time schedules, then the periodic sweep.
+
+        The clock stands at the tick's time until the tick ends, so nothing (EC2 included)
+        gets ahead of it: at a high --speed a tick lasts simulated minutes, and a sweep that
+        saw an instance launched after its own time would account for it wrongly."""
         now = self.clock.now()
-        # Only the latest due sweep: one sweep covers all before it, and at a high --speed
-        # a sweep every 15 simulated minutes would outrun what this machine can run.
-        sweeps = self.sweep.due_times(now)[-1:]
-        while True:
-            schedules = due_schedules(scheduler, group, now)
-            if schedules and (not sweeps or schedules[0][0] <= sweeps[0]):
-                when, name = schedules[0]
-                self._on_schedule(take(scheduler, group, name), when)
-            elif sweeps:
-                self._on_schedule(SCHEDULED_SWEEP, sweeps.pop(0))
-            else:
-                return
+        clock.now = lambda: now
+        try:
+            events = self.events.poll()
+            # Only one sweep, however many came due: one covers all before it.
+            sweep_due = bool(self.sweep.due_times(now))
+            while True:
+                # Listed again after each firing: a firing may schedule the next.
+                schedules = due_schedules(scheduler, group, now)
+                if events and (not schedules or event_time(events[0]) <= schedules[0][0]):
+                    event = events.pop(0)
+                    self._at(event_time(event), "on_state_change", event, now)
+                elif schedules:
+                    when, name = schedules[0]
+                    self._at(when, "sweep", take(scheduler, group, name), now)
+                else:
+                    break
+            if sweep_due:
+                self._at(now, "sweep", SCHEDULED_SWEEP, now)
+        finally:
+            clock.now = self.clock.now
 
-    def _on_event(self, event: dict[str, Any]) -> None:
-        from guardrails.handlers import on_state_change
+    def _at(self, when: datetime, function: str, event: dict[str, Any],
+            tick: datetime) -> None:
+        """Run a handler as of `when`, as EventBridge and Scheduler deliver it, however late
+        this loop noticed it."""
+        from guardrails.handlers import on_state_change, sweep
 
-        with self._lock:
-            on_state_change.handler(event, _Context("on-state-change"))
-
-    def _on_schedule(self, payload: dict[str, Any], when: datetime) -> None:
-        """Run the sweep as of `when`, as Scheduler and EventBridge fire it, however late this
-        loop's tick noticed it."""
-        from guardrails.handlers import sweep
-
+        handler = {"on_state_change": on_state_change.handler, "sweep": sweep.handler}[function]
         with self._lock:
             clock.now = lambda: when
             try:
-                sweep.handler(payload, _Context("sweep"))
+                handler(event, _Context(function.replace("_", "-")))
             finally:
-                clock.now = self.clock.now
+                clock.now = lambda: tick
 
 
 class _Context:

@@ -9,7 +9,7 @@ CDK := CDK_DISABLE_CLI_TELEMETRY=true node_modules/.bin/cdk
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: help install local test lint synth deploy bench openapi clean
+.PHONY: help install local demo test lint synth deploy bench openapi clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ lint: $(VENV)/.installed ## ruff and mypy
 
 local: install ## run the whole product on this machine (emulator on 127.0.0.1), Ctrl-C stops it
 	$(BIN)/guardctl local $(LOCAL_ARGS)
+
+demo: install ## watch every guardrail work on a fresh local stack, narrated, then a summary
+	$(BIN)/guardctl demo $(DEMO_ARGS)
 
 test: install lint ## lint, then every test (unit, integration on moto, infra with cdk-nag)
 	$(BIN)/pytest -n auto --dist loadfile -q -p no:cacheprovider

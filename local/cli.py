@@ -7,15 +7,18 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from local.demo_steps import IDLE_MINUTES, publish_idle_metrics
 from local.runtime import OPERATOR_KEY, OPERATOR_SECRET, LocalStack
 
 
-def run(port: int, speed: float, alerts: Path) -> int:
+def run(port: int, speed: float, alerts: Path, seed_demo: bool = False) -> int:
     print(f"guardrails local: starting the emulator and the stack (speed x{speed:g})...",
           file=sys.stderr, flush=True)
     stack = LocalStack(port=port, speed=speed, alerts_path=alerts).start()
     url = stack.url
+    seeded = seed(stack) if seed_demo else []
     # The first two lines are for scripts: keep them word for word.
     print(f"AWS_ENDPOINT_URL={url}")
     print(f"GUARDRAILS_API={url}")
@@ -30,6 +33,8 @@ boto3, the AWS CLI and guardctl then talk to this stack. Try:
   guardctl status
   guardctl terminate <instance id>
 The local clock runs x{speed:g}; Ctrl-C stops everything.""", flush=True)
+    for line in seeded:
+        print(line, flush=True)
     stopping = threading.Event()
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
@@ -44,3 +49,25 @@ The local clock runs x{speed:g}; Ctrl-C stops everything.""", flush=True)
     print("guardrails local: stopping", file=sys.stderr, flush=True)
     stack.stop()
     return 0
+
+
+def seed(stack: LocalStack) -> list[str]:
+    """The demo's instances, launched as a user would, for something to watch at once."""
+    ec2 = stack.aws("ec2")
+
+    def launch(instance_type: str, **extra: object) -> dict[str, Any]:
+        launched: dict[str, Any] = ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType=instance_type,
+            **extra)["Instances"][0]
+        return launched
+
+    p4d, g5 = launch("p4d.24xlarge"), launch("g5.xlarge")
+    idle = launch("g5.2xlarge", TagSpecifications=[{"ResourceType": "instance", "Tags": [
+        {"Key": "guardrails:idle-stop-minutes", "Value": str(IDLE_MINUTES)}]}])
+    publish_idle_metrics(stack.aws("cloudwatch"), idle["InstanceId"], idle["LaunchTime"],
+                         hours=24)
+    return ["", "Seeded (--seed-demo):",
+            f"  {p4d['InstanceId']}  p4d.24xlarge: a rate warning now, cost warnings every $10",
+            f"  {g5['InstanceId']}  g5.xlarge: cost warnings every $10, uptime at 24 h",
+            f"  {idle['InstanceId']}  g5.2xlarge, idle (CPU 2 %, GPU 0 %), tagged "
+            f"guardrails:idle-stop-minutes={IDLE_MINUTES}: a would-stop alert (dry run)"]

@@ -12,10 +12,17 @@ class LocalClock:
             raise ValueError("speed must be positive")
         self.speed = speed
         self.start = start or datetime.now(UTC).replace(microsecond=0)
-        self._real_start = time.monotonic()
+        self._base, self._real_base = self.start, time.monotonic()
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self._real_start) * self.speed)
+        return self._base + timedelta(seconds=(time.monotonic() - self._real_base) * self.speed)
+
+    def set_speed(self, speed: float) -> None:
+        """Run `speed` times faster from now on (the time so far stays as it was)."""
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._base, self._real_base = self.now(), time.monotonic()
+        self.speed = speed
 
     def real_seconds(self, simulated: timedelta) -> float:
         """How long `simulated` takes in real time."""

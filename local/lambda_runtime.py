@@ -39,7 +39,7 @@ class LocalContext:
     aws_request_id: str = "local"
 
 
-def _resolve(path: str) -> Callable[[Any, Any], Any]:
+def resolve(path: str) -> Callable[[Any, Any], Any]:
     module, _, name = path.rpartition(".")
     handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module), name)
     return handler
@@ -60,7 +60,7 @@ class LocalLambdas:
             return _error("ResourceNotFoundException", f"no local handler for {name}"), True
         arn = function if function.startswith("arn:") else name
         try:
-            result = _resolve(self.handlers[name])(payload, LocalContext(name, arn))
+            result = resolve(self.handlers[name])(payload, LocalContext(name, arn))
         except Exception as error:  # Lambda reports a handler's exception to its caller
             return _error(type(error).__name__, str(error),
                           traceback.format_exception(error)), True

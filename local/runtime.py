@@ -23,15 +23,26 @@ from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 
 from guardrails.adapters import clients, clock
-from guardrails.routing import DEFAULT_SWEEP_RATE_MINUTES, SWEEP_HANDLER
+from guardrails.routing import (
+    DEFAULT_SWEEP_RATE_MINUTES,
+    ON_STATE_CHANGE_HANDLER,
+    SWEEP_HANDLER,
+)
 from local import resources
 from local.alerts import AlertSink
 from local.clock import LocalClock
-from local.ec2_clock import on_guardrails_clock
 from local.ec2_events import Ec2EventSource, event_time
+from local.emulator_clock import on_guardrails_clock
+from local.event_bus import create_rules, take_events
 from local.gateway import Gateway, Identity
 from local.instance_agent import LocalInstanceAgent
-from local.lambda_runtime import EMULATOR_CONFIG, LocalLambdas, workflow_handlers
+from local.lambda_runtime import (
+    EMULATOR_CONFIG,
+    LocalContext,
+    LocalLambdas,
+    resolve,
+    workflow_handlers,
+)
 from local.schedules import PeriodicSweep, due_schedules, take
 
 # The operator's credentials in local mode (any IAM caller that is not an instance).
@@ -40,6 +51,7 @@ OPERATOR_SECRET = "local-operator-secret"
 OPERATOR_ARN = f"arn:aws:sts::{resources.ACCOUNT}:assumed-role/local-operator/operator"
 TICK_SECONDS = 0.25
 # What the sweep's EventBridge schedule sends (the handler reads only its detail-type).
+FUNCTION_ARN_PREFIX = f"arn:aws:lambda:{resources.REGION}:{resources.ACCOUNT}:function:guardrails-"
 SCHEDULED_SWEEP: dict[str, Any] = {"detail-type": "Scheduled Event", "source": "aws.events"}
 
 
@@ -70,8 +82,11 @@ def resolve_identity(access_key: str) -> Identity | None:
 class LocalStack:
     def __init__(self, port: int = 8787, speed: float = 1.0,
                  alerts_path: Path = Path("local-alerts.jsonl"), out: TextIO = sys.stdout,
-                 sweep_minutes: int = DEFAULT_SWEEP_RATE_MINUTES) -> None:
+                 sweep_minutes: int = DEFAULT_SWEEP_RATE_MINUTES,
+                 environment: dict[str, str] | None = None) -> None:
+        """`environment`: function settings beyond the stack's (ENFORCEMENT_DRY_RUN=false)."""
         self.port, self.out, self.alerts_path = port, out, alerts_path
+        self.settings = dict(environment or {})
         self.clock = LocalClock(speed)
         self.sweep = PeriodicSweep(timedelta(minutes=sweep_minutes), self.clock.start)
         self._exit = ExitStack()
@@ -84,6 +99,9 @@ class LocalStack:
         # The console shows alerts; the emulator's request log and the handlers' info logs
         # would drown them (errors still show).
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto's state machine interpreter logs, as errors, the paths an `IsPresent: false`
+        # rule finds absent. Workflow failures reach the user as the execution's outcome.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
         os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TrainingGuardrailsLocal")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -101,7 +119,7 @@ class LocalStack:
         os.environ.pop("AWS_SESSION_TOKEN", None)
         clients.reset()
         made = resources.create(self.aws)
-        os.environ.update(made.environment)
+        os.environ.update({**made.environment, **self.settings})
         clock.now = self.clock.now  # every handler reads this clock
         self._exit.enter_context(on_guardrails_clock())  # and so do EC2's timestamps
         handlers = {**workflow_handlers(), "guardrails-sweep": SWEEP_HANDLER}
@@ -113,6 +131,8 @@ class LocalStack:
         self.gateway = Gateway(api.handler, resolve_identity, lock=self._lock).start()
         self._exit.callback(self.gateway.stop)
         self.events = Ec2EventSource(self.aws("ec2"), clock.now)
+        self._sqs = self.aws("sqs")
+        self._rule_queues = create_rules(self.aws("events"), self._sqs)
         self.alerts = AlertSink(self.aws("sqs"), made.alerts_queue_url, self.alerts_path,
                                 self.out)
         self.front = _front_server(self.port, self.gateway.url, self.moto_url)
@@ -155,7 +175,8 @@ class LocalStack:
 
     def _tick(self, scheduler: Any, group: str) -> None:
         """Everything whose time has come, in time order, each as of its own time: EC2's
-        state changes, the one-time schedules, then the periodic sweep.
+        state changes and the events the rules matched, the one-time schedules, then the
+        periodic sweep.
 
         The clock stands at the tick's time until the tick ends, so nothing (EC2 included)
         gets ahead of it: at a high --speed a tick lasts simulated minutes, and a sweep that
@@ -163,48 +184,38 @@ class LocalStack:
         now = self.clock.now()
         clock.now = lambda: now
         try:
-            events = self.events.poll()
+            events = sorted(
+                [(event_time(e), ON_STATE_CHANGE_HANDLER, e) for e in self.events.poll()]
+                + [(min(event_time(e), now), handler, e)
+                   for handler, e in take_events(self._sqs, self._rule_queues)],
+                key=lambda item: item[0])
             # Only one sweep, however many came due: one covers all before it.
             sweep_due = bool(self.sweep.due_times(now))
             while True:
                 # Listed again after each firing: a firing may schedule the next.
                 schedules = due_schedules(scheduler, group, now)
-                if events and (not schedules or event_time(events[0]) <= schedules[0][0]):
-                    event = events.pop(0)
-                    self._at(event_time(event), "on_state_change", event, now)
+                if events and (not schedules or events[0][0] <= schedules[0][0]):
+                    self._at(*events.pop(0), tick=now)
                 elif schedules:
                     when, name = schedules[0]
-                    self._at(when, "sweep", take(scheduler, group, name), now)
+                    self._at(when, SWEEP_HANDLER, take(scheduler, group, name), tick=now)
                 else:
                     break
             if sweep_due:
-                self._at(now, "sweep", SCHEDULED_SWEEP, now)
+                self._at(now, SWEEP_HANDLER, SCHEDULED_SWEEP, tick=now)
         finally:
             clock.now = self.clock.now
 
-    def _at(self, when: datetime, function: str, event: dict[str, Any],
-            tick: datetime) -> None:
+    def _at(self, when: datetime, handler: str, event: dict[str, Any], tick: datetime) -> None:
         """Run a handler as of `when`, as EventBridge and Scheduler deliver it, however late
         this loop noticed it."""
-        from guardrails.handlers import on_state_change, sweep
-
-        handler = {"on_state_change": on_state_change.handler, "sweep": sweep.handler}[function]
+        function = handler.split(".")[-2].replace("_", "-")
         with self._lock:
             clock.now = lambda: when
             try:
-                handler(event, _Context(function.replace("_", "-")))
+                resolve(handler)(event, LocalContext(function, f"{FUNCTION_ARN_PREFIX}{function}"))
             finally:
                 clock.now = lambda: tick
-
-
-class _Context:
-    memory_limit_in_mb = 256
-    aws_request_id = "local"
-
-    def __init__(self, name: str) -> None:
-        self.function_name = name
-        self.invoked_function_arn = (f"arn:aws:lambda:{resources.REGION}:{resources.ACCOUNT}:"
-                                     f"function:guardrails-{name}")
 
 
 def _post_json(url: str, body: dict[str, Any]) -> None:

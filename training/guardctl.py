@@ -88,6 +88,23 @@ def parser() -> argparse.ArgumentParser:
                        help="run the clock N times faster (3600: an hour a second)")
     local.add_argument("--alerts", default="local-alerts.jsonl",
                        help="where every alert is kept, one JSON object a line")
+    local.add_argument("--seed-demo", action="store_true",
+                       help="launch the demo's instances at start (a p4d.24xlarge, a "
+                            "g5.xlarge, and an idle g5.2xlarge tagged to stop after 30 idle "
+                            "minutes), so there is something to watch")
+
+    demo = commands.add_parser(
+        "demo", help="watch every guardrail work, on a fresh local stack (no AWS account)",
+        description="Start a fresh local stack, then act as a user would, narrating: launch "
+                    "instances with boto3, train with the real script as an instance, "
+                    "call guardctl, and fast-forward the clock when only time has to pass. "
+                    "Ends with a table of what each guardrail did and when. Exit 0 when every "
+                    "step did what it should.")
+    demo.add_argument("--speed", type=float, default=3600.0,
+                      help="how fast the clock runs while fast-forwarding (default 3600: an "
+                           "hour a second); steps where people act run at 60")
+    demo.add_argument("--summary", metavar="FILE",
+                      help="also write the outcome of each step to FILE as JSON")
 
     snooze = commands.add_parser(
         "snooze", help="postpone a hard-limit stop",
@@ -114,7 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from local.cli import run as run_local
 
-        return run_local(args.port, args.speed, Path(args.alerts))
+        return run_local(args.port, args.speed, Path(args.alerts), seed_demo=args.seed_demo)
+    if args.command == "demo":
+        if args.speed < 60:
+            p.error("--speed must be at least 60: a simulated day at x60 takes 24 minutes")
+        from pathlib import Path
+
+        from local.demo import run as run_demo
+
+        return run_demo(args.speed, Path(args.summary) if args.summary else None)
     endpoint = endpoint_from(args.endpoint)
     if endpoint is None:
         print("guardctl: no API endpoint: pass --endpoint URL or set GUARDRAILS_API to the "

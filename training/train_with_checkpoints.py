@@ -23,6 +23,7 @@ import numpy as np
 
 from training.agent import (
     ENV_INSTANCE_ID,
+    HEARTBEAT_SECONDS,
     GuardedRun,
     GuardrailsRefused,
     instance_id_from_imds,
@@ -144,6 +145,9 @@ def parser() -> argparse.ArgumentParser:
                    help="upload checkpoints to this S3 bucket (default: $GUARDRAILS_BUCKET)")
     p.add_argument("--budget-usd", type=float, metavar="USD",
                    help="alert once if the run is forecast to cost more than this")
+    p.add_argument("--heartbeat-seconds", type=float, default=HEARTBEAT_SECONDS, metavar="S",
+                   help="report progress every S seconds (default 180; guardctl status "
+                        "shows the epoch of the latest report)")
     p.add_argument("--queue", action="store_true",
                    help="if a run is live on this instance, wait for it instead of failing")
     p.add_argument("--no-guard", action="store_true",
@@ -160,8 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(args_list)
     if args.epochs < 1 or args.checkpoint_interval < 1:
         parser().error("--epochs and --checkpoint-interval must be at least 1")
-    if args.epoch_seconds < 0:
-        parser().error("--epoch-seconds must not be negative")
+    if args.epoch_seconds < 0 or args.heartbeat_seconds <= 0:
+        parser().error("--epoch-seconds must not be negative, --heartbeat-seconds positive")
     x, y = make_data(args.seed)
     start, params, rng = 0, init_params(args.seed), np.random.default_rng(args.seed + 2)
     if args.resume:
@@ -194,7 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with GuardedRun(total_epochs=args.epochs, checkpoint_interval=args.checkpoint_interval,
                         endpoint=args.endpoint, bucket=args.bucket, queue=args.queue,
                         no_guard=args.no_guard, save=save_now,
-                        budget_usd=args.budget_usd) as run:
+                        budget_usd=args.budget_usd,
+                        heartbeat_seconds=args.heartbeat_seconds) as run:
             for epoch in range(start + 1, args.epochs + 1):
                 loss = train_epoch(params, x, y, rng)
                 state["epoch"] = epoch

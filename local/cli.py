@@ -14,11 +14,31 @@ from local.runtime import OPERATOR_KEY, OPERATOR_SECRET, LocalStack
 
 
 def run(port: int, speed: float, alerts: Path, seed_demo: bool = False) -> int:
+    stopping = threading.Event()
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    # From the start: a Ctrl-C while starting stops cleanly once the start is done.
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
     print(f"guardrails local: starting the emulator and the stack (speed x{speed:g})...",
           file=sys.stderr, flush=True)
     stack = LocalStack(port=port, speed=speed, alerts_path=alerts).start()
-    url = stack.url
-    seeded = seed(stack) if seed_demo else []
+    try:
+        if not stopping.is_set():
+            _banner(stack.url, speed, alerts, seed(stack) if seed_demo else [])
+        # With a timeout: a signal the kernel hands to another thread only sets a flag,
+        # which the main thread reads when it wakes; a bare wait() could sleep through it.
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        print("guardrails local: stopping", file=sys.stderr, flush=True)
+        stack.stop()
+    return 0
+
+
+def _banner(url: str, speed: float, alerts: Path, seeded: list[str]) -> None:
     # The first two lines are for scripts: keep them word for word.
     print(f"AWS_ENDPOINT_URL={url}")
     print(f"GUARDRAILS_API={url}")
@@ -35,20 +55,6 @@ boto3, the AWS CLI and guardctl then talk to this stack. Try:
 The local clock runs x{speed:g}; Ctrl-C stops everything.""", flush=True)
     for line in seeded:
         print(line, flush=True)
-    stopping = threading.Event()
-
-    def interrupted(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
-    # With a timeout: a signal the kernel hands to another thread only sets a flag, which the
-    # main thread reads when it wakes; a bare wait() could sleep through Ctrl-C.
-    while not stopping.wait(0.5):
-        pass
-    print("guardrails local: stopping", file=sys.stderr, flush=True)
-    stack.stop()
-    return 0
 
 
 def seed(stack: LocalStack) -> list[str]:

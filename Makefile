@@ -47,8 +47,9 @@ synth: install ## write cdk.out/GuardrailsStack.template.json (offline, cdk-nag 
 deploy: install ## deploy to the account of your AWS credentials (see README: Deploy)
 	$(CDK) deploy --no-notices GuardrailsStack
 
-bench: $(VENV)/.installed ## sweep at 1,000 instances on moto, printed as ratios
+bench: $(VENV)/.installed ## sweep at 1,000 instances, and alert latency (polling vs predicted), on moto
 	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/alert_latency.py
 
 openapi: $(VENV)/.installed ## regenerate docs/openapi.json from the API code
 	$(BIN)/python scripts/openapi.py

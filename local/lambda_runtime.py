@@ -11,6 +11,7 @@ import importlib
 import io
 import json
 import traceback
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +38,24 @@ class LocalContext:
     invoked_function_arn: str
     memory_limit_in_mb: int = 256
     aws_request_id: str = "local"
+
+
+@contextmanager
+def metrics_off() -> Iterator[None]:
+    """No metrics at all. POWERTOOLS_METRICS_DISABLED alone is not enough in a long-lived
+    process: the values still pile up, and at the 100th Powertools prints them to stdout."""
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+        AmazonCloudWatchEMFProvider,
+    )
+
+    with mock.patch.object(AmazonCloudWatchEMFProvider, "add_metric", _no_metric), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "No application metrics to publish")
+        yield
+
+
+def _no_metric(*_: Any, **__: Any) -> None:
+    return None
 
 
 def resolve(path: str) -> Callable[[Any, Any], Any]:

@@ -40,6 +40,7 @@ from local.lambda_runtime import (
     EMULATOR_CONFIG,
     LocalContext,
     LocalLambdas,
+    metrics_off,
     resolve,
     workflow_handlers,
 )
@@ -121,6 +122,7 @@ class LocalStack:
         made = resources.create(self.aws)
         os.environ.update({**made.environment, **self.settings})
         clock.now = self.clock.now  # every handler reads this clock
+        self._exit.enter_context(metrics_off())
         self._exit.enter_context(on_guardrails_clock())  # and so do EC2's timestamps
         handlers = {**workflow_handlers(), "guardrails-sweep": SWEEP_HANDLER}
         self._exit.enter_context(LocalLambdas(handlers).installed())

@@ -6,6 +6,7 @@ but time has to pass)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -55,8 +56,6 @@ class Demo:
     def env(self, instance_id: str | None = None) -> dict[str, str]:
         """The environment of a shell on this machine, or on `instance_id` (its role's
         session, as the instance profile gives it)."""
-        import os
-
         env = {**os.environ, "AWS_ENDPOINT_URL": self.stack.url,
                "GUARDRAILS_API": self.stack.url, "AWS_DEFAULT_REGION": resources.REGION,
                "AWS_ACCESS_KEY_ID": OPERATOR_KEY, "AWS_SECRET_ACCESS_KEY": OPERATOR_SECRET}
@@ -140,7 +139,12 @@ def run(fast_speed: float = DEFAULT_FAST_SPEED, summary: Path | None = None,
         demo = Demo(stack, fast_speed, out, workdir)
         try:
             failed = _run_steps(demo)
+        except KeyboardInterrupt:
+            print("\nguardrails demo: interrupted; stopping the local stack", file=out)
+            return 130
         finally:
+            if demo.training is not None and demo.training.poll() is None:
+                demo.training.kill()
             stack.stop()
         _print_table(demo, out)
         if summary is not None:

@@ -25,7 +25,6 @@ from moto.sts.models import sts_backends
 from guardrails.adapters import clients, clock
 from guardrails.routing import (
     DEFAULT_SWEEP_RATE_MINUTES,
-    ON_STATE_CHANGE_HANDLER,
     SWEEP_HANDLER,
 )
 from local import resources
@@ -33,7 +32,7 @@ from local.alerts import AlertSink
 from local.clock import LocalClock
 from local.ec2_events import Ec2EventSource, event_time
 from local.emulator_clock import on_guardrails_clock
-from local.event_bus import create_rules, take_events
+from local.event_bus import create_rules, put_on_bus, take_events
 from local.gateway import Gateway, Identity
 from local.instance_agent import LocalInstanceAgent
 from local.lambda_runtime import (
@@ -134,7 +133,8 @@ class LocalStack:
         self._exit.callback(self.gateway.stop)
         self.events = Ec2EventSource(self.aws("ec2"), clock.now)
         self._sqs = self.aws("sqs")
-        self._rule_queues = create_rules(self.aws("events"), self._sqs)
+        self._bus = self.aws("events")
+        self._rule_queues = create_rules(self._bus, self._sqs)
         self.alerts = AlertSink(self.aws("sqs"), made.alerts_queue_url, self.alerts_path,
                                 self.out)
         self.front = _front_server(self.port, self.gateway.url, self.moto_url)
@@ -186,11 +186,10 @@ class LocalStack:
         now = self.clock.now()
         clock.now = lambda: now
         try:
-            events = sorted(
-                [(event_time(e), ON_STATE_CHANGE_HANDLER, e) for e in self.events.poll()]
-                + [(min(event_time(e), now), handler, e)
-                   for handler, e in take_events(self._sqs, self._rule_queues)],
-                key=lambda item: item[0])
+            put_on_bus(self._bus, self.events.poll())
+            events = sorted([(min(event_time(e), now), handler, e)
+                             for handler, e in take_events(self._sqs, self._rule_queues)],
+                            key=lambda item: item[0])
             # Only one sweep, however many came due: one covers all before it.
             sweep_due = bool(self.sweep.due_times(now))
             while True:

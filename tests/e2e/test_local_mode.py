@@ -64,7 +64,7 @@ class Local:
         return [json.loads(line) for line in self.alerts.read_text().splitlines() if line]
 
 
-def start_local(tmp: Path, speed: float) -> Local:
+def start_local(tmp: Path, speed: float, *extra: str) -> Local:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("AWS_") and k != "GUARDRAILS_API"}
     env["PYTHONPATH"] = f"{ROOT}:{ROOT / 'lambdas'}"
@@ -73,7 +73,7 @@ def start_local(tmp: Path, speed: float) -> Local:
     with (tmp / "local.stderr").open("w") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", "training.guardctl", "local", "--port", "0", "--speed",
-             str(speed), "--alerts", str(alerts)],
+             str(speed), "--alerts", str(alerts), *extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
     assert process.stdout is not None
     first, second = process.stdout.readline(), process.stdout.readline()
@@ -178,3 +178,28 @@ def test_terminate_is_blocked_then_uploads_and_terminates_through_the_emulated_w
     assert local.aws("s3").head_object(Bucket="guardrails-checkpoints", Key=key)
     state = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
     assert state["State"]["Name"] in ("shutting-down", "terminated")
+
+
+def test_seed_demo_launches_instances_to_watch_and_the_idle_one_gets_a_would_stop(
+    tmp_path: Path,
+) -> None:
+    # Given local mode started with --seed-demo, an hour a second
+    local = start_local(tmp_path, 3600, "--seed-demo")
+    try:
+        assert local.process.stdout is not None
+        seeded = [local.process.stdout.readline() for _ in range(5)]
+        ids = {line.split()[1].rstrip(":,"): line.split()[0] for line in seeded
+               if line.startswith("  i-")}
+        # Then the three instances are running in the emulator, launched as a user would
+        assert sorted(ids) == ["g5.2xlarge", "g5.xlarge", "p4d.24xlarge"], seeded
+        # And the p4d is warned about its rate, and the idle g5.2xlarge, past its 30 idle
+        # minutes, gets the grace alert and then a "would stop" (the dry run is the default)
+        assert local.alerts_for(ids["p4d.24xlarge"], "rate")
+        [grace] = local.alerts_for(ids["g5.2xlarge"], "stop-grace", wait=60)
+        assert grace["dry_run"] is True and "would be stopped" in grace["message"]
+        [would] = local.alerts_for(ids["g5.2xlarge"], "stopped", wait=60)
+        assert would["action"] == "would-stop"
+        state = local.aws("ec2").describe_instances(InstanceIds=[ids["g5.2xlarge"]])
+        assert state["Reservations"][0]["Instances"][0]["State"]["Name"] == "running"
+    finally:
+        assert stop_local(local) == 0

@@ -15,7 +15,7 @@ LATENESS_LIMIT = timedelta(seconds=60)
 def test_predicted_alerts_arrive_within_a_minute_of_their_crossing_exactly_once(
     tmp_path: Path,
 ) -> None:
-    # Given local mode at an hour a second, and a p4d launched with boto3
+    # Given local mode at two hours a second, and a p4d launched with boto3
     local = start_local(tmp_path, speed=3600)
     try:
         ec2 = local.aws("ec2")

@@ -94,14 +94,24 @@ def stop_local(local: Local) -> int:
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[Local]:
+def fresh_local(tmp_path: Path) -> Iterator[Local]:
+    """A stack of the test's own (it checks a stack with nothing on it, or stops it)."""
     running = start_local(tmp_path, speed=60)
     yield running
     if running.process.poll() is None:
         stop_local(running)
 
 
-def test_local_starts_serves_and_stops_cleanly_on_ctrl_c(local: Local) -> None:
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
+    """One stack for the tests that each launch instances of their own."""
+    running = start_local(tmp_path_factory.mktemp("local"), speed=60)
+    yield running
+    assert stop_local(running) == 0
+
+
+def test_local_starts_serves_and_stops_cleanly_on_ctrl_c(fresh_local: Local) -> None:
+    local = fresh_local
     # It serves the emulator's AWS APIs and the guardrails API on the printed port
     assert local.aws("ec2").describe_instances()["Reservations"] == []
     status = local.guardctl("status")

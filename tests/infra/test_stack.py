@@ -264,18 +264,24 @@ def test_enforcement_is_off_and_dry_run_by_default_and_context_turns_it_on(
     assert env[c.ENV_ENFORCEMENT_DRY_RUN] == "false"
 
 
-def test_every_rule_in_the_template_is_one_of_routing_py(template: Template) -> None:
-    """Local mode routes events with guardrails.routing; the stack must use the same."""
-    from guardrails.routing import (
-        PROTECTION_CHANGE_PATTERN,
-        SPOT_WARNING_PATTERN,
-        sweep_rate_expression,
-    )
+def test_the_template_routes_events_exactly_as_local_mode_does(template: Template) -> None:
+    """Local mode puts local/event_bus.RULES (built from guardrails.routing) on the
+    emulator's bus: each pattern, to its handler. The stack must route the same events to
+    the same handlers, and nothing else, so the two cannot drift apart."""
+    from guardrails.routing import SWEEP_HANDLER, sweep_rate_expression
+    from local.event_bus import RULES
 
-    patterns = [STATE_CHANGE_PATTERN, SPOT_WARNING_PATTERN, PROTECTION_CHANGE_PATTERN]
+    functions = resources(template, "AWS::Lambda::Function")
+    routed, scheduled = [], []
     for rule in resources(template, "AWS::Events::Rule").values():
         props = rule["Properties"]
+        [target] = props["Targets"]
+        handler = functions[target["Arn"]["Fn::GetAtt"][0]]["Properties"]["Handler"]
         if "EventPattern" in props:
-            assert props["EventPattern"] in patterns, props["EventPattern"]
+            routed.append((json.dumps(props["EventPattern"], sort_keys=True), handler))
         else:
-            assert props["ScheduleExpression"] == sweep_rate_expression(15)
+            scheduled.append((props["ScheduleExpression"], handler))
+    local = [(json.dumps(pattern, sort_keys=True), handler) for pattern, handler in
+             RULES.values()]
+    assert sorted(routed) == sorted(local)
+    assert scheduled == [(sweep_rate_expression(15), SWEEP_HANDLER)]

@@ -161,9 +161,11 @@ def _run_steps(demo: Demo) -> bool:
         print(f"\n[{number}/{len(STEPS)}] {guardrail}", file=demo.out, flush=True)
         try:
             row.outcome, row.at = step(demo)
-        except (StepFailed, subprocess.SubprocessError, OSError) as error:
-            row.outcome = f"FAILED: {error}"
-            print(f"      FAILED: {error}", file=demo.out, flush=True)
+        except Exception as error:  # reported as the step's failure; the demo exits 1
+            said = str(error) if isinstance(error, StepFailed) else (
+                f"{type(error).__name__}: {error}")
+            row.outcome = f"FAILED: {said}"
+            print(f"      FAILED: {said}", file=demo.out, flush=True)
             for later, (name, _) in enumerate(STEPS[number:], start=number + 1):
                 demo.rows.append(Row(later, name))
             return True

@@ -23,10 +23,7 @@ from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 
 from guardrails.adapters import clients, clock
-from guardrails.routing import (
-    DEFAULT_SWEEP_RATE_MINUTES,
-    SWEEP_HANDLER,
-)
+from guardrails.routing import DEFAULT_SWEEP_RATE_MINUTES, SWEEP_HANDLER
 from local import resources
 from local.alerts import AlertSink
 from local.clock import LocalClock
@@ -50,8 +47,8 @@ OPERATOR_KEY = "AKIALOCALOPERATOR000"
 OPERATOR_SECRET = "local-operator-secret"
 OPERATOR_ARN = f"arn:aws:sts::{resources.ACCOUNT}:assumed-role/local-operator/operator"
 TICK_SECONDS = 0.25
-# What the sweep's EventBridge schedule sends (the handler reads only its detail-type).
 FUNCTION_ARN_PREFIX = f"arn:aws:lambda:{resources.REGION}:{resources.ACCOUNT}:function:guardrails-"
+# What the sweep's EventBridge schedule sends (the handler reads only its detail-type).
 SCHEDULED_SWEEP: dict[str, Any] = {"detail-type": "Scheduled Event", "source": "aws.events"}
 
 
@@ -131,7 +128,7 @@ class LocalStack:
 
         self.gateway = Gateway(api.handler, resolve_identity, lock=self._lock).start()
         self._exit.callback(self.gateway.stop)
-        self.events = Ec2EventSource(self.aws("ec2"), clock.now)
+        self.events = Ec2EventSource(self.aws("ec2"), lambda: clock.now())  # the tick's time
         self._sqs = self.aws("sqs")
         self._bus = self.aws("events")
         self._rule_queues = create_rules(self._bus, self._sqs)

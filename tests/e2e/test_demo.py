@@ -21,7 +21,7 @@ def test_the_demo_shows_every_guardrail_working(tmp_path: Path) -> None:
     # When the demo runs
     with (tmp_path / "demo.out").open("w") as out:
         done = subprocess.run([sys.executable, "-m", "training.guardctl", "demo", "--speed",
-                               "7200", "--summary", str(summary)], cwd=ROOT, env=env, stdout=out,
+                               "14400", "--summary", str(summary)], cwd=ROOT, env=env, stdout=out,
                               stderr=subprocess.STDOUT, timeout=400)
     shown = (tmp_path / "demo.out").read_text()
     # Then it exits 0 with all ten steps passed, narrated and tabled

@@ -193,8 +193,8 @@ def test_terminate_is_blocked_then_uploads_and_terminates_through_the_emulated_w
 def test_seed_demo_launches_instances_to_watch_and_the_idle_one_gets_a_would_stop(
     tmp_path: Path,
 ) -> None:
-    # Given local mode started with --seed-demo, an hour a second
-    local = start_local(tmp_path, 3600, "--seed-demo")
+    # Given local mode started with --seed-demo, twenty minutes a second
+    local = start_local(tmp_path, 1200, "--seed-demo")
     try:
         assert local.process.stdout is not None
         seeded = [local.process.stdout.readline() for _ in range(5)]

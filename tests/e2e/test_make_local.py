@@ -33,11 +33,20 @@ def test_make_local_starts_serves_the_suggested_commands_and_stops_on_ctrl_c(
         while "Ctrl-C" not in lines[-1]:  # the banner's last line
             lines.append(make.stdout.readline())
             assert lines[-1], "make local ended before it was ready"
-        endpoint = next(line.split("=", 1)[1].strip() for line in lines
-                        if line.startswith("AWS_ENDPOINT_URL="))
+        # Then the first two lines are for scripts, and the banner says what to do next
+        [first, second] = [line for line in lines if "=http://127.0.0.1:" in line][:2]
+        assert first.startswith("AWS_ENDPOINT_URL=") and second.startswith("GUARDRAILS_API=")
+        endpoint = first.split("=", 1)[1].strip()
+        assert second.strip() == f"GUARDRAILS_API={endpoint}"
+        banner = "".join(lines)
+        assert str(alerts) in banner and "export AWS_ENDPOINT_URL=" in banner
+        assert "guardctl status" in banner and "aws ec2 run-instances" in banner
         port = int(endpoint.rsplit(":", 1)[1])
-        # Then the commands it suggests work as shown, with the exports it prints
+        # And the commands it suggests work as shown, with the exports it prints
         shell = {**env, **OPERATOR, "AWS_ENDPOINT_URL": endpoint, "GUARDRAILS_API": endpoint}
+        empty = subprocess.run([str(ROOT / ".venv/bin/guardctl"), "status"], env=shell,
+                               capture_output=True, text=True, timeout=60)
+        assert empty.returncode == 0 and "no tracked instances" in empty.stdout, empty.stderr
         launched = subprocess.run(
             [str(ROOT / ".venv/bin/aws"), "ec2", "run-instances", "--image-id", "ami-12c6146b",
              "--instance-type", "p4d.24xlarge"],

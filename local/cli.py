@@ -7,9 +7,9 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
-from local.demo_steps import IDLE_MINUTES, publish_idle_metrics
+from guardrails.constants import TAG_IDLE_STOP_MINUTES
+from local.demo_steps import IDLE_MINUTES, IDLE_TAGS, publish_idle_metrics, run_instance
 from local.runtime import OPERATOR_KEY, OPERATOR_SECRET, LocalStack
 
 
@@ -60,20 +60,12 @@ The local clock runs x{speed:g}; Ctrl-C stops everything.""", flush=True)
 def seed(stack: LocalStack) -> list[str]:
     """The demo's instances, launched as a user would, for something to watch at once."""
     ec2 = stack.aws("ec2")
-
-    def launch(instance_type: str, **extra: object) -> dict[str, Any]:
-        launched: dict[str, Any] = ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType=instance_type,
-            **extra)["Instances"][0]
-        return launched
-
-    p4d, g5 = launch("p4d.24xlarge"), launch("g5.xlarge")
-    idle = launch("g5.2xlarge", TagSpecifications=[{"ResourceType": "instance", "Tags": [
-        {"Key": "guardrails:idle-stop-minutes", "Value": str(IDLE_MINUTES)}]}])
+    p4d, g5 = run_instance(ec2, "p4d.24xlarge"), run_instance(ec2, "g5.xlarge")
+    idle = run_instance(ec2, "g5.2xlarge", TagSpecifications=IDLE_TAGS)
     publish_idle_metrics(stack.aws("cloudwatch"), idle["InstanceId"], idle["LaunchTime"],
                          hours=24)
     return ["", "Seeded (--seed-demo):",
             f"  {p4d['InstanceId']}  p4d.24xlarge: a rate warning now, cost warnings every $10",
             f"  {g5['InstanceId']}  g5.xlarge: cost warnings every $10, uptime at 24 h",
             f"  {idle['InstanceId']}  g5.2xlarge, idle (CPU 2 %, GPU 0 %), tagged "
-            f"guardrails:idle-stop-minutes={IDLE_MINUTES}: a would-stop alert (dry run)"]
+            f"{TAG_IDLE_STOP_MINUTES}={IDLE_MINUTES}: a would-stop alert (dry run)"]

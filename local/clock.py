@@ -23,7 +23,3 @@ class LocalClock:
             raise ValueError("speed must be positive")
         self._base, self._real_base = self.now(), time.monotonic()
         self.speed = speed
-
-    def real_seconds(self, simulated: timedelta) -> float:
-        """How long `simulated` takes in real time."""
-        return simulated.total_seconds() / self.speed

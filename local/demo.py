@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from local import resources
-from local.demo_steps import STEPS, StepFailed
+from local.demo_steps import STEPS, StepFailed, run_instance
 from local.runtime import OPERATOR_KEY, OPERATOR_SECRET, LocalStack
 
 T = TypeVar("T")
@@ -44,6 +44,7 @@ class Demo:
     out: TextIO
     workdir: Path
     rows: list[Row] = field(default_factory=list)
+    started: datetime | None = None  # simulated time of the first step
     ids: dict[str, str] = field(default_factory=dict)
     launched: dict[str, datetime] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)  # what the steps measured
@@ -85,10 +86,7 @@ class Demo:
             text=True)
 
     def launch(self, instance_type: str, **extra: Any) -> dict[str, Any]:
-        launched: dict[str, Any] = self.aws("ec2").run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType=instance_type,
-            **extra)["Instances"][0]
-        return launched
+        return run_instance(self.aws("ec2"), instance_type, **extra)
 
     def state(self, instance_id: str) -> str:
         reservations = self.aws("ec2").describe_instances(InstanceIds=[instance_id])
@@ -153,8 +151,7 @@ def run(fast_speed: float = DEFAULT_FAST_SPEED, summary: Path | None = None,
 
 
 def _run_steps(demo: Demo) -> bool:
-    start = demo.now()
-    demo.ids["start"] = start.isoformat()
+    start = demo.started = demo.now()
     for number, (guardrail, step) in enumerate(STEPS, start=1):
         row = Row(number, guardrail)
         demo.rows.append(row)
@@ -180,7 +177,7 @@ def _elapsed(delta: timedelta) -> str:
 
 
 def _print_table(demo: Demo, out: TextIO) -> None:
-    start = datetime.fromisoformat(demo.ids["start"]) if "start" in demo.ids else None
+    start = demo.started
     print("\nWhat each guardrail did, and when (simulated time since the first launch):",
           file=out)
     print(f"  {'#':>2}  {'guardrail':<44} {'when':>8}  result", file=out)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from guardrails.constants import TAG_IDLE_STOP_MINUTES
 from local import resources
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 Result = tuple[str, datetime]
 LATENESS_LIMIT = timedelta(seconds=60)
 IDLE_MINUTES = 30
+IDLE_TAGS = [{"ResourceType": "instance",
+              "Tags": [{"Key": TAG_IDLE_STOP_MINUTES, "Value": str(IDLE_MINUTES)}]}]
 QUIET_HOURS = 6
 
 
@@ -32,6 +35,14 @@ def _failed(message: str) -> StepFailed:
 
 def _alert_time(alert: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(alert["time"])
+
+
+def run_instance(ec2: Any, instance_type: str, **extra: Any) -> dict[str, Any]:
+    """`aws ec2 run-instances` of one instance, as a user launches it."""
+    launched: dict[str, Any] = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType=instance_type,
+        **extra)["Instances"][0]
+    return launched
 
 
 def launch(demo: Demo) -> Result:
@@ -170,12 +181,10 @@ def stop_silences(demo: Demo) -> Result:
 
 
 def idle_stop(demo: Demo) -> Result:
-    tags = [{"ResourceType": "instance", "Tags": [
-        {"Key": "guardrails:idle-stop-minutes", "Value": str(IDLE_MINUTES)}]}]
-    idle = demo.launch("g5.2xlarge", TagSpecifications=tags)
+    idle = demo.launch("g5.2xlarge", TagSpecifications=IDLE_TAGS)
     iid = demo.ids["idle"] = idle["InstanceId"]
     publish_idle_metrics(demo.aws("cloudwatch"), iid, idle["LaunchTime"], hours=6)
-    demo.say(f"g5.2xlarge {iid} tagged guardrails:idle-stop-minutes={IDLE_MINUTES}; "
+    demo.say(f"g5.2xlarge {iid} tagged {TAG_IDLE_STOP_MINUTES}={IDLE_MINUTES}; "
              "CPU 2 %, GPU 0 % (as the CloudWatch agent reports them)")
     with demo.fast_forward():
         [grace] = demo.wait_for("the idle grace alert",

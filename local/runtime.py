@@ -132,7 +132,7 @@ class LocalStack:
         self._sqs = self.aws("sqs")
         self._bus = self.aws("events")
         self._rule_queues = create_rules(self._bus, self._sqs)
-        self.alerts = AlertSink(self.aws("sqs"), made.alerts_queue_url, self.alerts_path,
+        self.alerts = AlertSink(self._sqs, made.alerts_queue_url, self.alerts_path,
                                 self.out)
         self.front = _front_server(self.port, self.gateway.url, self.moto_url)
         self._exit.callback(self.front.server_close)
@@ -187,8 +187,7 @@ class LocalStack:
             events = sorted([(min(event_time(e), now), handler, e)
                              for handler, e in take_events(self._sqs, self._rule_queues)],
                             key=lambda item: item[0])
-            # Only one sweep, however many came due: one covers all before it.
-            sweep_due = bool(self.sweep.due_times(now))
+            sweep_due = self.sweep.came_due(now)
             while True:
                 # Listed again after each firing: a firing may schedule the next.
                 schedules = due_schedules(scheduler, group, now)

@@ -33,10 +33,9 @@ class PeriodicSweep:
     def __init__(self, every: timedelta, start: datetime) -> None:
         self.every, self.next = every, start + every
 
-    def due_times(self, now: datetime) -> list[datetime]:
-        """The sweep times that have come, each once."""
-        times = []
+    def came_due(self, now: datetime) -> bool:
+        """Whether a sweep time has come since the last call (one sweep covers them all)."""
+        due = self.next <= now
         while self.next <= now:
-            times.append(self.next)
             self.next += self.every
-        return times
+        return due

@@ -18,9 +18,7 @@ def test_predicted_alerts_arrive_within_a_minute_of_their_crossing_exactly_once(
     # Given local mode at two hours a second, and a p4d launched with boto3
     local = start_local(tmp_path, speed=3600)
     try:
-        ec2 = local.aws("ec2")
-        launched = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
-                                     InstanceType="p4d.24xlarge")["Instances"][0]
+        launched = local.launch("p4d.24xlarge")
         p4d, launch = launched["InstanceId"], launched["LaunchTime"]
         # When a simulated day passes
         [uptime] = local.alerts_for(p4d, "uptime", wait=120)

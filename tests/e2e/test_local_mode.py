@@ -44,6 +44,20 @@ class Local:
                             aws_access_key_id=OPERATOR["AWS_ACCESS_KEY_ID"],
                             aws_secret_access_key=OPERATOR["AWS_SECRET_ACCESS_KEY"])
 
+    def launch(self, instance_type: str) -> dict[str, Any]:
+        """One instance, launched with boto3 as a user would."""
+        launched: dict[str, Any] = self.aws("ec2").run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
+            InstanceType=instance_type)["Instances"][0]
+        return launched
+
+    def instance_credentials(self, instance_id: str) -> dict[str, Any]:
+        """What the instance profile gives the instance: a role session named after it."""
+        creds: dict[str, Any] = self.aws("sts").assume_role(
+            RoleArn="arn:aws:iam::123456789012:role/guardrails-instance",
+            RoleSessionName=instance_id)["Credentials"]
+        return creds
+
     def guardctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "training.guardctl", *args], cwd=ROOT,
                               env=self.env(), capture_output=True, text=True, timeout=120)
@@ -105,8 +119,7 @@ def test_a_p4d_launched_with_boto3_gets_its_rate_warning_and_shows_in_status(
     local: Local,
 ) -> None:
     ec2 = local.aws("ec2")
-    p4d = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
-                            InstanceType="p4d.24xlarge")["Instances"][0]["InstanceId"]
+    p4d = local.launch("p4d.24xlarge")["InstanceId"]
     [rate] = local.alerts_for(p4d, "rate")
     assert rate["severity"] == "warning"
     status = local.guardctl("status")
@@ -120,12 +133,8 @@ def test_a_p4d_launched_with_boto3_gets_its_rate_warning_and_shows_in_status(
 
 
 def test_an_instance_identity_from_sts_is_that_instance(local: Local) -> None:
-    ec2 = local.aws("ec2")
-    iid = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
-                            InstanceType="g5.xlarge")["Instances"][0]["InstanceId"]
-    creds = local.aws("sts").assume_role(
-        RoleArn="arn:aws:iam::123456789012:role/guardrails-instance",
-        RoleSessionName=iid)["Credentials"]
+    iid = local.launch("g5.xlarge")["InstanceId"]
+    creds = local.instance_credentials(iid)
     env = {**local.env(), "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
            "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
            "AWS_SESSION_TOKEN": creds["SessionToken"]}
@@ -142,11 +151,8 @@ def test_terminate_is_blocked_then_uploads_and_terminates_through_the_emulated_w
     local: Local, tmp_path: Path
 ) -> None:
     ec2 = local.aws("ec2")
-    iid = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1,
-                            InstanceType="g5.xlarge")["Instances"][0]["InstanceId"]
-    creds = local.aws("sts").assume_role(
-        RoleArn="arn:aws:iam::123456789012:role/guardrails-instance",
-        RoleSessionName=iid)["Credentials"]
+    iid = local.launch("g5.xlarge")["InstanceId"]
+    creds = local.instance_credentials(iid)
     session = botocore.session.get_session()
     session.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"],
                             creds["SessionToken"])
